@@ -24,6 +24,7 @@ __all__ = [
     "CallRefused",
     "Event",
     "HostRestarted",
+    "MemoryOp",
     "MessageSent",
     "ModelCalled",
     "RoundStarted",
@@ -136,6 +137,16 @@ class HostRestarted(_Event):
     error: str
 
 
+class MemoryOp(_Event):
+    """An agent's read or write of shared memory, as seen from its step."""
+
+    kind: Literal["memory"] = "memory"
+    agent: str
+    op: Literal["remember", "recall", "forget"]
+    scope: str
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
 class VoteCast(_Event):
     kind: Literal["vote"] = "vote"
     agent: str
@@ -179,6 +190,7 @@ Event = Annotated[
     | CallRefused
     | AgentFailed
     | HostRestarted
+    | MemoryOp
     | VoteCast
     | Aggregated
     | RunStopped
