@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import threading
+import warnings
 from importlib import resources
 from pathlib import Path
 
@@ -16,7 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ekklesia.errors import UserError
 
-__all__ = ["ModelPrice", "PriceTable", "default_prices"]
+__all__ = ["ModelPrice", "PriceTable", "UnpricedModelWarning", "default_prices", "warn_unpriced"]
+
+# Providers report dated snapshots ("gpt-4o-mini-2024-07-18", "claude-3-5-haiku-20241022").
+_SNAPSHOT = re.compile(r"-(?:\d{4}-\d{2}-\d{2}|\d{8})$")
 
 
 class ModelPrice(BaseModel):
@@ -72,6 +78,9 @@ class PriceTable:
         for name, price in self._prices.items():
             if name.rsplit("/", 1)[-1] == bare:
                 return price
+        undated = _SNAPSHOT.sub("", key)
+        if undated != key:
+            return self.lookup(undated)
         return None
 
     def cost(
@@ -84,6 +93,30 @@ class PriceTable:
 
     def items(self) -> list[tuple[str, ModelPrice]]:
         return sorted(self._prices.items())
+
+
+class UnpricedModelWarning(UserWarning):
+    """A model has no price in the table: its calls are recorded with an unknown cost."""
+
+
+_warned: set[str] = set()
+_warned_lock = threading.Lock()
+
+
+def warn_unpriced(model: str) -> None:
+    """Warn, once per model and process, that ``model``'s calls cost an unknown amount."""
+    with _warned_lock:
+        if model in _warned:
+            return
+        _warned.add(model)
+    warnings.warn(
+        UnpricedModelWarning(
+            f"no price known for model {model!r}: its calls are recorded with cost unknown "
+            "(not zero); add it to a price file named by $EKKLESIA_PRICES, or price it as a "
+            "known model"
+        ),
+        stacklevel=3,
+    )
 
 
 _default: PriceTable | None = None

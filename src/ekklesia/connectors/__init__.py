@@ -1,0 +1,39 @@
+"""Connectors: everything that talks to the outside — OpenAI-compatible servers.
+
+Every connector call runs under one discipline (:mod:`ekklesia.connectors.resilience`): per-endpoint
+concurrency and rate limits, a circuit breaker, and retries with backoff that honour
+``Retry-After``. A model connector never raises for a failed call; it answers
+``LLMResponse(error=...)``. Keys come from the environment or a secrets file and are redacted from
+everything shown or recorded (:mod:`ekklesia.connectors.secrets`).
+"""
+
+from __future__ import annotations
+
+from ekklesia.connectors.fallback import FallbackModel
+from ekklesia.connectors.openai_compat import OpenAICompatModel
+from ekklesia.connectors.resilience import (
+    CircuitOpen,
+    CircuitPolicy,
+    ConnectorError,
+    EndpointLimits,
+    PermanentError,
+    Resilience,
+    RetryPolicy,
+    TransientError,
+)
+from ekklesia.connectors.secrets import redact, secret
+
+__all__ = [
+    "CircuitOpen",
+    "CircuitPolicy",
+    "ConnectorError",
+    "EndpointLimits",
+    "FallbackModel",
+    "OpenAICompatModel",
+    "PermanentError",
+    "Resilience",
+    "RetryPolicy",
+    "TransientError",
+    "redact",
+    "secret",
+]

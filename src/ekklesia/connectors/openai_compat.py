@@ -1,0 +1,269 @@
+"""Any OpenAI-compatible server (vLLM, llama.cpp, Ollama, LM Studio, OpenAI itself) over httpx.
+
+Spec: ``openai:BASE_URL[?options]#MODEL``, for example
+``openai:http://127.0.0.1:8000/v1#llama-3.1-8b-instruct`` or
+``openai:https://api.openai.com/v1?rpm=500#gpt-4o-mini``.
+
+Options: ``key_env`` names the environment variable or secrets-file entry that holds the API key.
+By default it is ``OPENAI_API_KEY`` for ``api.openai.com`` and none elsewhere, so a key is never
+sent to a server it was not meant for. ``embedding_model`` names the model for :meth:`embed`; the
+call options of :mod:`ekklesia.connectors.options` apply too. Chat completions and embeddings run
+under the endpoint's :class:`~ekklesia.connectors.resilience.Resilience` on one pooled
+``httpx.AsyncClient`` per event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from ekklesia.agents.model import LLMRequest, LLMResponse, Model
+from ekklesia.agents.pricing import PriceTable, default_prices
+from ekklesia.connectors.options import CALL_OPTIONS, SpecOptions, check_url, parse_query
+from ekklesia.connectors.resilience import (
+    CircuitPolicy,
+    ConnectorError,
+    EndpointLimits,
+    PermanentError,
+    Resilience,
+    RetryPolicy,
+    TransientError,
+    error_for_status,
+)
+from ekklesia.connectors.secrets import redact, secret
+from ekklesia.connectors.usage import chat_messages, cost_bound, priced_response, tokens_bound
+from ekklesia.errors import SpecError
+
+__all__ = ["OpenAICompatModel", "model_from_spec"]
+
+_OPTIONS = ("key_env", "embedding_model", *CALL_OPTIONS)
+_SEED_RANGE = 2**31
+
+
+class OpenAICompatModel(Model):
+    """Chat completions and embeddings from an OpenAI-compatible server.
+
+    ``endpoint`` names what the limits and the circuit breaker are shared under (the base URL by
+    default: models on one server share them). ``api_key_env`` names the secret holding the key (see :mod:`ekklesia.connectors.secrets`); the
+    key itself is read in the process that makes the call and is never stored on the model, so a
+    model shipped to a Ray actor carries no secret.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        *,
+        api_key_env: str | None = None,
+        embedding_model: str | None = None,
+        timeout: float = 60.0,
+        retry: RetryPolicy | None = None,
+        limits: EndpointLimits | None = None,
+        circuit: CircuitPolicy | None = None,
+        prices: PriceTable | None = None,
+        price_as: str | None = None,
+        endpoint: str | None = None,
+        spec: str | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.name = model
+        self.api_key_env = api_key_env
+        self.embedding_model = embedding_model or model
+        self.timeout = timeout
+        self.price_as = price_as
+        self._prices = prices
+        self._spec = spec or f"openai:{self.base_url}#{model}"
+        self._resilience = Resilience(
+            endpoint or self.base_url, retry=retry, limits=limits, circuit=circuit
+        )
+        self._clients: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
+
+    # A model travels to Ray actors by pickle: connections stay behind, and no key is on it.
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_clients"] = {}
+        return state
+
+    def spec(self) -> str:
+        return self._spec
+
+    @property
+    def prices(self) -> PriceTable:
+        return self._prices or default_prices()
+
+    def max_cost_usd(self, input_tokens: int, max_output_tokens: int) -> float | None:
+        return cost_bound(self.prices, self.price_as, self.model, input_tokens, max_output_tokens)
+
+    # -- calls -----------------------------------------------------------------------------------
+
+    async def complete(self, request: LLMRequest) -> LLMResponse:
+        payload: dict[str, Any] = {
+            "model": self.model,
+            "messages": chat_messages(request),
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
+            "seed": request.seed % _SEED_RANGE,
+        }
+        started = time.perf_counter()
+        try:
+            body = await self._resilience.call(
+                lambda: self._post("/chat/completions", payload), tokens=tokens_bound(request)
+            )
+            choice = body["choices"][0]
+            text = choice.get("message", {}).get("content") or ""
+            finish = choice.get("finish_reason")
+        except Exception as exc:  # a failed call is an answer, never an exception of the run
+            return LLMResponse(
+                model=self.model,
+                error=_describe(exc),
+                finish_reason="error",
+                latency_s=time.perf_counter() - started,
+            )
+        return priced_response(
+            request=request,
+            text=str(text),
+            finish_reason=finish,
+            usage=body.get("usage") if isinstance(body.get("usage"), dict) else None,
+            requested_model=self.model,
+            reported_model=body.get("model") or None,
+            prices=self.prices,
+            price_as=self.price_as,
+            latency_s=time.perf_counter() - started,
+        )
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """One vector per text, in order. Raises :class:`ConnectorError` when the call fails."""
+        if not texts:
+            return []
+        payload = {"model": self.embedding_model, "input": list(texts)}
+        tokens = sum(len(t) for t in texts) // 4 + len(texts)
+        try:
+            body = await self._resilience.call(
+                lambda: self._post("/embeddings", payload), tokens=tokens
+            )
+            rows = sorted(body["data"], key=lambda row: row["index"])
+            vectors = [[float(x) for x in row["embedding"]] for row in rows]
+        except ConnectorError as exc:
+            raise type(exc)(redact(str(exc)), status=exc.status) from None
+        except (KeyError, TypeError, ValueError) as exc:
+            raise PermanentError(
+                f"{self.base_url}/embeddings sent a malformed answer ({type(exc).__name__})"
+            ) from None
+        if len(vectors) != len(texts):
+            raise PermanentError(
+                f"{self.base_url}/embeddings answered {len(vectors)} vectors for {len(texts)} texts"
+            )
+        return vectors
+
+    async def aclose(self) -> None:
+        clients, self._clients = self._clients, {}
+        for client in clients.values():
+            await client.aclose()
+
+    # -- transport -------------------------------------------------------------------------------
+
+    def _client(self) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None or client.is_closed:
+            headers = {"Accept": "application/json"}
+            key = secret(self.api_key_env) if self.api_key_env else None
+            if key:
+                headers["Authorization"] = f"Bearer {key}"
+            slots = self._resilience.limits.concurrency or 100
+            client = httpx.AsyncClient(
+                base_url=self.base_url,
+                headers=headers,
+                timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0)),
+                limits=httpx.Limits(max_connections=slots, max_keepalive_connections=slots),
+            )
+            self._clients = {lp: c for lp, c in self._clients.items() if not lp.is_closed()}
+            self._clients[loop] = client
+        return client
+
+    async def _post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+        where = f"{self.base_url}{path}"
+        try:
+            response = await self._client().post(path, json=payload)
+        except httpx.TimeoutException:
+            raise TransientError(f"{where} did not answer within {self.timeout:g}s") from None
+        except httpx.TransportError as exc:
+            raise TransientError(f"{where} could not be reached ({type(exc).__name__})") from None
+        if response.status_code >= 400:
+            raise error_for_status(
+                response.status_code, response.headers, redact(_detail(response)), where=where
+            )
+        try:
+            body = response.json()
+        except ValueError:
+            raise PermanentError(f"{where} answered with something that is not JSON") from None
+        if not isinstance(body, dict):
+            raise PermanentError(f"{where} answered with JSON that is not an object")
+        return body
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:300]
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict) and error.get("message"):
+            return str(error["message"])
+        if isinstance(error, str):
+            return error
+        if body.get("message"):
+            return str(body["message"])
+    return response.text[:300]
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, ConnectorError):
+        return redact(str(exc))
+    if isinstance(exc, (KeyError, IndexError, TypeError)):
+        return f"malformed answer: no completion in it ({type(exc).__name__})"
+    return redact(f"{type(exc).__name__}: {exc}")
+
+
+def model_from_spec(rest: str) -> OpenAICompatModel:
+    """Build the model named by ``openai:<rest>``; see the module docstring for the format."""
+    spec = f"openai:{rest}"
+    parts = urlsplit(rest.strip())
+    model = parts.fragment.strip()
+    if not parts.scheme or not parts.netloc:
+        raise SpecError(
+            f"malformed model spec {spec!r}: expected openai:BASE_URL#MODEL, "
+            "e.g. openai:http://127.0.0.1:8000/v1#my-model"
+        )
+    if not model:
+        raise SpecError(f"model spec {spec!r} names no model: add #MODEL after the base URL")
+    base_url = check_url(
+        f"{parts.scheme}://{parts.netloc}{parts.path}", spec=spec, what="the base URL"
+    )
+    options = SpecOptions(parse_query(parts.query, spec=spec, known=_OPTIONS), spec=spec)
+    key_env = options.get("key_env")
+    if key_env is None and parts.hostname == "api.openai.com":
+        key_env = "OPENAI_API_KEY"
+    if key_env is not None and not secret(key_env):
+        raise SpecError(
+            f"model spec {spec!r} needs the API key {key_env}: set it in the environment or in "
+            "the file named by $EKKLESIA_SECRETS_FILE"
+        )
+    return OpenAICompatModel(
+        base_url,
+        model,
+        api_key_env=key_env,
+        embedding_model=options.get("embedding_model"),
+        timeout=options.timeout(60.0),
+        retry=options.retry(),
+        limits=options.limits(),
+        price_as=options.get("price_as"),
+        spec=spec,
+    )
