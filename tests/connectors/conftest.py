@@ -1,5 +1,5 @@
 """Real servers on the loopback interface for the connector tests: the scripted OpenAI-compatible
-server (``openai_server``).
+server (``openai_server``) and the open-source Portkey gateway in front of it (``portkey_gateway``).
 
 ``SECRET_KEY_ENV`` is set here, at collection, before the session's Ray instance starts, so that
 Ray's worker processes — where agents make their calls — see it like the driver does.
@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 from openai_server import LocalOpenAIServer
+from portkey_gateway import PortkeyGateway, node_missing_reason
 
 SECRET_KEY_ENV = "EKKLESIA_TEST_PROVIDER_KEY"
 os.environ.setdefault(SECRET_KEY_ENV, "sk-ekk-" + secrets.token_hex(20))
@@ -22,6 +23,15 @@ os.environ.setdefault(SECRET_KEY_ENV, "sk-ekk-" + secrets.token_hex(20))
 def openai_server() -> Iterator[LocalOpenAIServer]:
     with LocalOpenAIServer() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def portkey_gateway() -> Iterator[PortkeyGateway]:
+    reason = node_missing_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    with PortkeyGateway() as gateway:
+        yield gateway
 
 
 @pytest.fixture

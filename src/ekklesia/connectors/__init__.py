@@ -1,4 +1,4 @@
-"""Connectors: everything that talks to the outside — OpenAI-compatible servers.
+"""Connectors: everything that talks to the outside — LLM gateways, OpenAI-compatible servers.
 
 Every connector call runs under one discipline (:mod:`ekklesia.connectors.resilience`): per-endpoint
 concurrency and rate limits, a circuit breaker, and retries with backoff that honour
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from ekklesia.connectors.fallback import FallbackModel
 from ekklesia.connectors.openai_compat import OpenAICompatModel
+from ekklesia.connectors.portkey import PortkeyModel
 from ekklesia.connectors.resilience import (
     CircuitOpen,
     CircuitPolicy,
@@ -31,6 +32,7 @@ __all__ = [
     "FallbackModel",
     "OpenAICompatModel",
     "PermanentError",
+    "PortkeyModel",
     "Resilience",
     "RetryPolicy",
     "TransientError",
