@@ -1,4 +1,4 @@
-"""The OpenAI-compatible connector against the scripted server: specs, prices, embeddings, fallback."""
+"""The OpenAI-compatible connector on the scripted server: specs, prices, embeddings, fallback."""
 
 from __future__ import annotations
 

@@ -49,9 +49,9 @@ class OpenAICompatModel(Model):
     """Chat completions and embeddings from an OpenAI-compatible server.
 
     ``endpoint`` names what the limits and the circuit breaker are shared under (the base URL by
-    default: models on one server share them). ``api_key_env`` names the secret holding the key (see :mod:`ekklesia.connectors.secrets`); the
-    key itself is read in the process that makes the call and is never stored on the model, so a
-    model shipped to a Ray actor carries no secret.
+    default: models on one server share them). ``api_key_env`` names the secret holding the key
+    (see :mod:`ekklesia.connectors.secrets`); the key is read in the process that makes the call
+    and never stored on the model, so a model shipped to a Ray actor carries no secret.
     """
 
     def __init__(

@@ -79,9 +79,10 @@ _SEED_RANGE = 2**31
 class PortkeyModel(Model):
     """A model reached through a Portkey gateway with the ``portkey-ai`` SDK's async client.
 
-    ``endpoint`` names what limits and the circuit breaker are shared under (by default the gateway
-    and the provider). Keys are named, not held: ``api_key_env`` and ``provider_key_env`` are read (environment, then
-    secrets file) in the process that makes the call, so the model pickles without secrets.
+    ``endpoint`` names what limits and the circuit breaker are shared under (by default the
+    gateway and the provider). Keys are named, not held: ``api_key_env`` and ``provider_key_env``
+    are read (environment, then secrets file) in the process that makes the call, so the model
+    pickles without secrets.
     """
 
     def __init__(
