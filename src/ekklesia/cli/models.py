@@ -16,7 +16,6 @@ from rich.table import Table
 from ekklesia.agents.pricing import default_prices
 from ekklesia.agents.spec import model_from_spec
 from ekklesia.cli._common import console, one_line_errors
-from ekklesia.connectors.portkey import BASE_URL_ENV, CONFIG_ENV, HOSTED_BASE_URL
 from ekklesia.connectors.secrets import SECRETS_FILE_ENV, secret
 
 __all__ = ["register"]
@@ -31,6 +30,8 @@ def _rate(value: float | None) -> str:
 
 
 def _setup() -> dict[str, Any]:
+    from ekklesia.connectors.portkey import BASE_URL_ENV, CONFIG_ENV, HOSTED_BASE_URL
+
     return {
         "portkey_base_url": os.environ.get(BASE_URL_ENV) or HOSTED_BASE_URL,
         "portkey_config": os.environ.get(CONFIG_ENV),

@@ -9,9 +9,10 @@ everything shown or recorded (:mod:`ekklesia.connectors.secrets`).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ekklesia.connectors.fallback import FallbackModel
 from ekklesia.connectors.openai_compat import OpenAICompatModel
-from ekklesia.connectors.portkey import PortkeyModel
 from ekklesia.connectors.resilience import (
     CircuitOpen,
     CircuitPolicy,
@@ -23,6 +24,9 @@ from ekklesia.connectors.resilience import (
     TransientError,
 )
 from ekklesia.connectors.secrets import redact, secret
+
+if TYPE_CHECKING:
+    from ekklesia.connectors.portkey import PortkeyModel
 
 __all__ = [
     "CircuitOpen",
@@ -39,3 +43,12 @@ __all__ = [
     "redact",
     "secret",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The Portkey SDK takes a second to import; only models that use it should pay for it.
+    if name == "PortkeyModel":
+        from ekklesia.connectors.portkey import PortkeyModel
+
+        return PortkeyModel
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
