@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import pickle
 import warnings
 
+import httpx
 import pytest
 from openai_server import LocalOpenAIServer
 
@@ -141,8 +143,32 @@ async def test_a_used_model_pickles_without_connections(openai_server: LocalOpen
     model = OpenAICompatModel(openai_server.url, "gpt-4o-mini")
     assert (await model.complete(ask())).ok
     copy = pickle.loads(pickle.dumps(model))
-    assert copy._clients == {} and (await copy.complete(ask())).ok
+    assert len(copy._clients._items) == 0 and (await copy.complete(ask())).ok
     await model.aclose()
+    await copy.aclose()
+
+
+def test_connections_close_with_the_event_loop_that_opened_them(
+    openai_server: LocalOpenAIServer,
+) -> None:
+    model = OpenAICompatModel(openai_server.url, "gpt-4o-mini")
+
+    async def call() -> httpx.AsyncClient:
+        assert (await model.complete(ask())).ok
+        client = await model._clients.get()
+        assert not client.is_closed
+        return client
+
+    first, second = asyncio.run(call()), asyncio.run(call())
+    assert first is not second and first.is_closed and second.is_closed
+
+
+async def test_an_unreachable_server_is_an_error_after_retries(model_name: str) -> None:
+    retry = RetryPolicy(attempts=2, initial_s=0.01, jitter_s=0)
+    model = OpenAICompatModel("http://127.0.0.1:9/v1", model_name, retry=retry, endpoint=model_name)
+    response = await model.complete(ask())
+    assert response.finish_reason == "error"
+    assert response.error == "http://127.0.0.1:9/v1/chat/completions could not be reached"
 
 
 async def test_fallback_asks_the_next_model_when_one_fails(

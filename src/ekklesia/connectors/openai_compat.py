@@ -14,7 +14,6 @@ under the endpoint's :class:`~ekklesia.connectors.resilience.Resilience` on one 
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -24,6 +23,7 @@ import httpx
 
 from ekklesia.agents.model import LLMRequest, LLMResponse, Model
 from ekklesia.agents.pricing import PriceTable, default_prices
+from ekklesia.connectors.http import PerLoop, pooled_client
 from ekklesia.connectors.options import CALL_OPTIONS, SpecOptions, check_url, parse_query
 from ekklesia.connectors.resilience import (
     CircuitPolicy,
@@ -82,13 +82,18 @@ class OpenAICompatModel(Model):
         self._resilience = Resilience(
             endpoint or self.base_url, retry=retry, limits=limits, circuit=circuit
         )
-        self._clients: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
+        self._clients = PerLoop(self._connect, _close)
+        self._urls: dict[str, httpx.URL] = {}
 
     # A model travels to Ray actors by pickle: connections stay behind, and no key is on it.
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state["_clients"] = {}
+        del state["_clients"]
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._clients = PerLoop(self._connect, _close)
 
     def spec(self) -> str:
         return self._spec
@@ -162,36 +167,37 @@ class OpenAICompatModel(Model):
         return vectors
 
     async def aclose(self) -> None:
-        clients, self._clients = self._clients, {}
-        for client in clients.values():
-            await client.aclose()
+        await self._clients.aclose()
 
     # -- transport -------------------------------------------------------------------------------
 
-    def _client(self) -> httpx.AsyncClient:
-        loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None or client.is_closed:
-            headers = {"Accept": "application/json"}
-            key = secret(self.api_key_env) if self.api_key_env else None
-            if key:
-                headers["Authorization"] = f"Bearer {key}"
-            slots = self._resilience.limits.concurrency or 100
-            client = httpx.AsyncClient(
-                base_url=self.base_url,
-                headers=headers,
-                timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0)),
-                limits=httpx.Limits(max_connections=slots, max_keepalive_connections=slots),
-            )
-            self._clients = {lp: c for lp, c in self._clients.items() if not lp.is_closed()}
-            self._clients[loop] = client
-        return client
+    def _url(self, path: str) -> httpx.URL:
+        url = self._urls.get(path)
+        if url is None:
+            url = self._urls[path] = httpx.URL(f"{self.base_url}{path}")
+        return url
+
+    def _connect(self) -> httpx.AsyncClient:
+        headers = {"Accept": "application/json"}
+        key = secret(self.api_key_env) if self.api_key_env else None
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        return pooled_client(
+            headers=headers,
+            timeout=self.timeout,
+            max_connections=self._resilience.limits.concurrency or 100,
+        )
 
     async def _post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
         where = f"{self.base_url}{path}"
         try:
-            response = await self._client().post(path, json=payload)
-        except httpx.TimeoutException:
+            client = await self._clients.get()
+            # A parsed absolute URL: httpx would otherwise parse and join it on every call.
+            response = await client.post(self._url(path), json=payload)
+        except httpx.ConnectTimeout:
+            # Also what a refused connection becomes on the aiohttp transport.
+            raise TransientError(f"{where} could not be reached") from None
+        except (httpx.TimeoutException, TimeoutError):
             raise TransientError(f"{where} did not answer within {self.timeout:g}s") from None
         except httpx.TransportError as exc:
             raise TransientError(f"{where} could not be reached ({type(exc).__name__})") from None
@@ -206,6 +212,10 @@ class OpenAICompatModel(Model):
         if not isinstance(body, dict):
             raise PermanentError(f"{where} answered with JSON that is not an object")
         return body
+
+
+async def _close(client: httpx.AsyncClient) -> None:
+    await client.aclose()
 
 
 def _detail(response: httpx.Response) -> str:

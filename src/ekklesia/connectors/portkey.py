@@ -29,7 +29,6 @@ Every call carries the run id as Portkey trace id, the agent, round and call as 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import time
@@ -44,6 +43,7 @@ from portkey_ai.api_resources.types.chat_complete_type import ChatCompletions
 
 from ekklesia.agents.model import LLMRequest, LLMResponse, Model
 from ekklesia.agents.pricing import PriceTable, default_prices
+from ekklesia.connectors.http import PerLoop, pooled_client
 from ekklesia.connectors.options import CALL_OPTIONS, SpecOptions, check_url, parse_query
 from ekklesia.connectors.resilience import (
     CircuitPolicy,
@@ -124,13 +124,17 @@ class PortkeyModel(Model):
         self._spec = spec or f"portkey:{model}"
         endpoint = endpoint or f"portkey:{self.base_url}/{self.provider or catalog_provider or ''}"
         self._resilience = Resilience(endpoint, retry=retry, limits=limits, circuit=circuit)
-        self._clients: dict[asyncio.AbstractEventLoop, AsyncPortkey] = {}
+        self._clients = PerLoop(self._connect, _close)
         _remember_config_keys(self.config)
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state["_clients"] = {}
+        del state["_clients"]
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._clients = PerLoop(self._connect, _close)
 
     def spec(self) -> str:
         return self._spec
@@ -174,9 +178,7 @@ class PortkeyModel(Model):
         )
 
     async def aclose(self) -> None:
-        clients, self._clients = self._clients, {}
-        for client in clients.values():
-            await client.close()
+        await self._clients.aclose()
 
     # -- transport -------------------------------------------------------------------------------
 
@@ -197,40 +199,35 @@ class PortkeyModel(Model):
         headers["x-portkey-metadata"] = json.dumps(metadata, sort_keys=True)
         return headers
 
-    def _client(self) -> AsyncPortkey:
-        loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None:
-            slots = self._resilience.limits.concurrency or 100
-            extra: dict[str, Any] = {}
-            provider_key_env = self.provider_key_env
-            if provider_key_env is None and self.provider and not self.custom_host:
-                provider_key_env = f"{self.provider.upper().replace('-', '_')}_API_KEY"
-            provider_key = secret(provider_key_env) if provider_key_env else None
-            if provider_key:
-                extra["Authorization"] = provider_key
-            client = AsyncPortkey(
-                api_key=secret(self.api_key_env),
-                base_url=self.base_url,
-                config=self.config,
-                provider=self.provider,
-                custom_host=self.custom_host,
-                http_client=httpx.AsyncClient(
-                    timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0)),
-                    limits=httpx.Limits(max_connections=slots, max_keepalive_connections=slots),
-                ),
-                **extra,
-            )
-            # The SDK's own retries would multiply ours; this discipline is the only one.
-            client.openai_client.max_retries = 0
-            self._clients = {lp: c for lp, c in self._clients.items() if not lp.is_closed()}
-            self._clients[loop] = client
+    def _connect(self) -> AsyncPortkey:
+        extra: dict[str, Any] = {}
+        provider_key_env = self.provider_key_env
+        if provider_key_env is None and self.provider and not self.custom_host:
+            provider_key_env = f"{self.provider.upper().replace('-', '_')}_API_KEY"
+        provider_key = secret(provider_key_env) if provider_key_env else None
+        if provider_key:
+            extra["Authorization"] = provider_key
+        client = AsyncPortkey(
+            api_key=secret(self.api_key_env),
+            base_url=self.base_url,
+            config=self.config,
+            provider=self.provider,
+            custom_host=self.custom_host,
+            http_client=pooled_client(
+                timeout=self.timeout,
+                max_connections=self._resilience.limits.concurrency or 100,
+            ),
+            **extra,
+        )
+        # The SDK's own retries would multiply ours; this discipline is the only one.
+        client.openai_client.max_retries = 0
         return client
 
     async def _create(self, request: LLMRequest) -> dict[str, Any]:
         where = f"Portkey gateway {self.base_url}"
         try:
-            answer = await self._client().chat.completions.create(
+            client = await self._clients.get()
+            answer = await client.chat.completions.create(
                 model=self.model,
                 messages=chat_messages(request),
                 max_tokens=request.max_tokens,
@@ -239,7 +236,9 @@ class PortkeyModel(Model):
                 extra_headers=self.trace_headers(request),
                 timeout=self.timeout,
             )
-        except APITimeoutError:
+        except APITimeoutError as exc:
+            if isinstance(exc.__cause__, httpx.ConnectTimeout):
+                raise TransientError(f"{where} could not be reached") from None
             raise TransientError(f"{where} did not answer within {self.timeout:g}s") from None
         except APIConnectionError as exc:
             raise TransientError(f"{where} could not be reached ({type(exc).__name__})") from None
@@ -250,6 +249,10 @@ class PortkeyModel(Model):
         if not isinstance(answer, ChatCompletions):
             raise PermanentError(f"{where} answered a stream to a request for one completion")
         return answer.model_dump()
+
+
+async def _close(client: AsyncPortkey) -> None:
+    await client.close()
 
 
 def _split_catalog(model: str) -> tuple[str | None, str]:

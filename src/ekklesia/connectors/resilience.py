@@ -232,6 +232,10 @@ class Resilience:
         self.retry = retry or RetryPolicy()
         self.limits = limits or EndpointLimits()
         self.circuit = circuit or CircuitPolicy()
+        # Built once: tenacity's strategy objects cost more to make than a local call takes.
+        self._stop = stop_after_attempt(self.retry.attempts)
+        self._wait = _Wait(self.retry)
+        self._retry_on = retry_if_exception_type(TransientError)
 
     async def call(self, request: Callable[[], Awaitable[T]], *, tokens: int = 0) -> T:
         """Run ``request`` under the endpoint's limits and breaker, retrying transient failures.
@@ -241,9 +245,9 @@ class Resilience:
         """
         endpoint = _endpoint(self.endpoint, self.limits)
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.retry.attempts),
-            wait=_Wait(self.retry),
-            retry=retry_if_exception_type(TransientError),
+            stop=self._stop,
+            wait=self._wait,
+            retry=self._retry_on,
             before_sleep=self._log_retry,
             reraise=True,
         )
