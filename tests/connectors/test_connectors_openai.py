@@ -63,6 +63,13 @@ def test_malformed_specs_fail_before_anything_runs(spec: str, message: str) -> N
     assert "\n" not in str(caught.value)
 
 
+def test_a_key_pasted_into_a_spec_is_not_repeated_in_the_error() -> None:
+    with pytest.raises(SpecError) as caught:
+        model_from_spec("openai:http://127.0.0.1/v1?api_key=sk-abcdefghijklmnopqrstuvwxyz#m")
+    assert "unknown option 'api_key'" in str(caught.value)
+    assert "abcdefghijklmnop" not in str(caught.value)
+
+
 def test_the_openai_api_needs_its_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("EKKLESIA_SECRETS_FILE", raising=False)

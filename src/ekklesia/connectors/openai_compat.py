@@ -244,6 +244,13 @@ def _describe(exc: Exception) -> str:
 
 def model_from_spec(rest: str) -> OpenAICompatModel:
     """Build the model named by ``openai:<rest>``; see the module docstring for the format."""
+    try:
+        return _from_spec(rest)
+    except SpecError as exc:  # a key pasted into a spec must not reach the message that quotes it
+        raise SpecError(redact(str(exc))) from None
+
+
+def _from_spec(rest: str) -> OpenAICompatModel:
     spec = f"openai:{rest}"
     parts = urlsplit(rest.strip())
     model = parts.fragment.strip()

@@ -315,6 +315,13 @@ def _load_config(value: str, *, spec: str) -> dict[str, Any] | str:
 
 def model_from_spec(rest: str) -> PortkeyModel:
     """Build the model named by ``portkey:<rest>``; see the module docstring for the format."""
+    try:
+        return _from_spec(rest)
+    except SpecError as exc:  # a key pasted into a spec must not reach the message that quotes it
+        raise SpecError(redact(str(exc))) from None
+
+
+def _from_spec(rest: str) -> PortkeyModel:
     spec = f"portkey:{rest}"
     model, _, query = rest.strip().partition("?")
     model = model.strip()
