@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pyarrow.parquet as pq
@@ -12,7 +13,9 @@ from typer.testing import CliRunner
 
 import ekklesia as ek
 from ekklesia.cli import app
+from ekklesia.connectors import OpenAICompatModel
 from ekklesia.runtime.events import ModelCalled
+from ekklesia.runtime.ledger_actor import BudgetedModel, session_ledger
 
 pytestmark = pytest.mark.usefixtures("ray_session")
 
@@ -83,3 +86,29 @@ def test_ekklesia_run_with_a_real_model_and_its_cost_report(
     assert totals["calls"] == 6 and totals["unpriced_calls"] == 0
     assert totals["usd"] == pytest.approx(summary["usage"]["usd"])
     assert totals["input_tokens"] == summary["usage"]["input_tokens"]
+
+
+def test_a_session_budget_holds_across_hosts(
+    openai_server: LocalOpenAIServer, model_name: str
+) -> None:
+    model = OpenAICompatModel(openai_server.url, model_name, price_as="gpt-4o-mini")
+    per_call = model.max_cost_usd(400, 128)
+    assert per_call is not None
+    ledger = session_ledger(ek.Budget(max_usd=per_call * 3), name=f"ledger-{model_name}")
+    budgeted = BudgetedModel(model, ledger)
+    agents = [ek.Agent(f"a{i}", model=budgeted, max_tokens=128) for i in range(3)]
+    swarm = ek.Swarm(agents, rounds=3, stop_on_consensus=False, placement="per_agent")
+    with swarm:
+        result = swarm.run(ek.Task.of("What is 6 * 7?", expected="42"))
+
+    report = asyncio.run(ledger.report())
+    recorded = [c.response for c in result.timeline.of_kind(ModelCalled)]
+    refused = [r for r in recorded if r.finish_reason == "refused"]
+    assert report.spent.usd <= per_call * 3
+    assert refused and len(refused) == report.refused
+    assert all((r.error or "").startswith("budget:") for r in refused)
+    assert (
+        report.spent.calls
+        == len(recorded) - len(refused)
+        == openai_server.stats(model_name)["requests"]
+    )
