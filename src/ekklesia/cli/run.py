@@ -61,6 +61,7 @@ def run(
                 skill=chosen.skill if skill is None else skill,
                 conformity=chosen.conformity if conformity is None else conformity,
                 seed=chosen.seed,
+                correlation=chosen.correlation,
                 latency_s=chosen.latency_s,
                 price_as=chosen.price_as,
             )
