@@ -10,6 +10,7 @@ applying and recording the turns. Placements: one actor per agent, and all agent
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import statistics
 import tempfile
@@ -30,7 +31,7 @@ def per_round_ms(placement: str, rounds: int, runs: int) -> list[float]:
         for _ in range(runs):
             timeline = swarm.run(ek.Task.of("2+2?", "4")).timeline
             starts = [e.wall_time for e in timeline.of_kind(RoundStarted)]
-            samples += [1000 * (b - a) for a, b in zip(starts, starts[1:], strict=False)]
+            samples += [1000 * (b - a) for a, b in itertools.pairwise(starts)]
     return samples
 
 

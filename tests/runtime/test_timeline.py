@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from pydantic import ValidationError
 
 import ekklesia as ek
 from ekklesia.runtime.events import (
@@ -98,7 +99,7 @@ def test_messages_round_trip_through_one_adapter() -> None:
         ),
     ):
         assert MESSAGE_ADAPTER.validate_json(MESSAGE_ADAPTER.dump_json(message)) == message
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         MESSAGE_ADAPTER.validate_python({"kind": "gossip", "run_id": "r"})
     assert (
         EVENT_ADAPTER.validate_json(RoundStarted(agents=("a",)).model_dump_json()).kind

@@ -3,8 +3,9 @@
 ``skill`` is the probability that a first answer is right. In later rounds, with probability
 ``conformity`` the model moves to the plurality of what it heard (its own last answer counted);
 otherwise it works the problem again from the start, right with probability ``skill``. An agent
-that hears only its own answer repeated keeps it. Wrong answers are plausible: for arithmetic the model writes
-out its steps and slips in one of them, so the wrong total follows from the work shown.
+that hears only its own answer repeated keeps it. Wrong answers are plausible: for arithmetic the
+model writes out its steps and slips in one of them, so the wrong total follows from the work
+shown.
 
 ``correlation`` makes copies of one model fail together, as real ones do: each task gets a
 difficulty shared by every agent using this model (its chance of being right is drawn from a Beta
