@@ -1,4 +1,4 @@
-"""With an OpenTelemetry SDK configured, runs and rounds are spans and messages carry their context."""
+"""With an OpenTelemetry SDK set up, runs and rounds are spans and messages carry their context."""
 
 import pytest
 from opentelemetry import trace
