@@ -15,8 +15,9 @@ raises :class:`TransientError` (429, 5xx, timeouts, dropped connections — wort
 Limits and the breaker belong to the endpoint (every model that talks to the same base URL shares
 them within a process and event loop); the retry policy belongs to the caller. Limits are per
 process: a swarm spread over H host actors may have H x ``concurrency`` calls in flight to one
-endpoint, so give each host its share, or place the agents that share an endpoint on one host. The errors form a
-small tree under :class:`ConnectorError`::
+endpoint, so give each host its share, or place the agents that share an endpoint on one host.
+
+The errors form a small tree under :class:`ConnectorError`::
 
     ConnectorError
     ├── TransientError   retried; carries ``status`` and ``retry_after``
