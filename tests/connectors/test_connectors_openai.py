@@ -6,7 +6,6 @@ import asyncio
 import pickle
 import warnings
 
-import httpx
 import pytest
 from openai_server import LocalOpenAIServer
 
@@ -20,6 +19,7 @@ from ekklesia.connectors import (
     PermanentError,
     RetryPolicy,
 )
+from ekklesia.connectors.http import JsonPoster
 from ekklesia.errors import SpecError
 
 ONCE = RetryPolicy(attempts=1)
@@ -160,14 +160,14 @@ def test_connections_close_with_the_event_loop_that_opened_them(
 ) -> None:
     model = OpenAICompatModel(openai_server.url, "gpt-4o-mini")
 
-    async def call() -> httpx.AsyncClient:
+    async def call() -> JsonPoster:
         assert (await model.complete(ask())).ok
-        client = await model._clients.get()
-        assert not client.is_closed
-        return client
+        poster = await model._clients.get()
+        assert not poster.closed
+        return poster
 
     first, second = asyncio.run(call()), asyncio.run(call())
-    assert first is not second and first.is_closed and second.is_closed
+    assert first is not second and first.closed and second.closed
 
 
 async def test_an_unreachable_server_is_an_error_after_retries(model_name: str) -> None:

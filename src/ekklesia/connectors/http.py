@@ -6,9 +6,12 @@ the loop: each client is held open by a suspended async generator, which the loo
 shutdown (``asyncio.run`` and Ray's actor loops call ``shutdown_asyncgens``), closing the client
 cleanly without anyone having to remember ``aclose()``.
 
-Clients are ``httpx`` clients on the aiohttp transport (``httpx-aiohttp``): the API stays
+Requests go through ``httpx`` on the aiohttp transport (``httpx-aiohttp``): the API stays
 httpx's, while httpx's own connection pool slows down sharply with a few dozen requests in flight
 (encode/httpx#3215) — measured here at 64 in flight, 9x slower than aiohttp for the same calls.
+:class:`JsonPoster` goes one step further for the hot path of an API client: it hands requests
+straight to the transport, skipping the client's cookie jar, redirects and auth hooks, which an
+API call needs none of and which cost more CPU than the rest of the call.
 """
 
 from __future__ import annotations
@@ -19,9 +22,9 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Generic, TypeVar
 
 import httpx
-from httpx_aiohttp import HttpxAiohttpClient
+from httpx_aiohttp import AiohttpTransport, HttpxAiohttpClient
 
-__all__ = ["PerLoop", "pooled_client"]
+__all__ = ["JsonPoster", "PerLoop", "pooled_client"]
 
 T = TypeVar("T")
 
@@ -42,6 +45,35 @@ def pooled_client(
             max_connections=max_connections, max_keepalive_connections=max_connections
         ),
     )
+
+
+class JsonPoster:
+    """POSTs JSON to a pooled httpx transport and returns the response, its body read."""
+
+    def __init__(self, *, timeout: float, max_connections: int, headers: dict[str, str]) -> None:
+        self.transport = AiohttpTransport(
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            )
+        )
+        self.headers = httpx.Headers({"accept": "application/json", **headers})
+        self.timeout = httpx.Timeout(timeout, connect=min(timeout, 10.0)).as_dict()
+        self.closed = False
+
+    async def post(self, url: httpx.URL, payload: object) -> httpx.Response:
+        request = httpx.Request(
+            "POST", url, headers=self.headers, json=payload, extensions={"timeout": self.timeout}
+        )
+        response = await self.transport.handle_async_request(request)
+        try:
+            await response.aread()
+        finally:
+            await response.aclose()
+        return response
+
+    async def aclose(self) -> None:
+        await self.transport.aclose()
+        self.closed = True
 
 
 async def _lifetime(item: T, close: Callable[[T], Awaitable[None]]) -> AsyncGenerator[None, None]:

@@ -23,7 +23,7 @@ import httpx
 
 from ekklesia.agents.model import LLMRequest, LLMResponse, Model
 from ekklesia.agents.pricing import PriceTable, default_prices
-from ekklesia.connectors.http import PerLoop, pooled_client
+from ekklesia.connectors.http import JsonPoster, PerLoop
 from ekklesia.connectors.options import CALL_OPTIONS, SpecOptions, check_url, parse_query
 from ekklesia.connectors.resilience import (
     CircuitPolicy,
@@ -172,17 +172,18 @@ class OpenAICompatModel(Model):
     # -- transport -------------------------------------------------------------------------------
 
     def _url(self, path: str) -> httpx.URL:
+        # Parsed once: httpx's URL parsing costs more than one might think, on every call.
         url = self._urls.get(path)
         if url is None:
             url = self._urls[path] = httpx.URL(f"{self.base_url}{path}")
         return url
 
-    def _connect(self) -> httpx.AsyncClient:
-        headers = {"Accept": "application/json"}
+    def _connect(self) -> JsonPoster:
+        headers = {}
         key = secret(self.api_key_env) if self.api_key_env else None
         if key:
-            headers["Authorization"] = f"Bearer {key}"
-        return pooled_client(
+            headers["authorization"] = f"Bearer {key}"
+        return JsonPoster(
             headers=headers,
             timeout=self.timeout,
             max_connections=self._resilience.limits.concurrency or 100,
@@ -191,9 +192,8 @@ class OpenAICompatModel(Model):
     async def _post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
         where = f"{self.base_url}{path}"
         try:
-            client = await self._clients.get()
-            # A parsed absolute URL: httpx would otherwise parse and join it on every call.
-            response = await client.post(self._url(path), json=payload)
+            poster = await self._clients.get()
+            response = await poster.post(self._url(path), payload)
         except httpx.ConnectTimeout:
             # Also what a refused connection becomes on the aiohttp transport.
             raise TransientError(f"{where} could not be reached") from None
@@ -214,8 +214,8 @@ class OpenAICompatModel(Model):
         return body
 
 
-async def _close(client: httpx.AsyncClient) -> None:
-    await client.aclose()
+async def _close(poster: JsonPoster) -> None:
+    await poster.aclose()
 
 
 def _detail(response: httpx.Response) -> str:
