@@ -163,7 +163,8 @@ async def test_no_more_calls_are_in_flight_than_the_endpoint_allows(
     model = model_for(openai_server, model_name, limits=EndpointLimits(concurrency=3))
     answers = await asyncio.gather(*(model.complete(ask()) for _ in range(15)))
     assert all(a.ok for a in answers)
-    assert openai_server.stats(model_name) == {"requests": 15, "peak_in_flight": 3}
+    stats = openai_server.stats(model_name)
+    assert stats["requests"] == 15 and 1 < stats["peak_in_flight"] <= 3
 
 
 @pytest.mark.parametrize(
@@ -180,8 +181,13 @@ async def test_calls_beyond_the_rate_limit_wait_for_the_next_minute(
 ) -> None:
     model = model_for(openai_server, model_name, limits=limits)
     calls = [asyncio.ensure_future(model.complete(ask(max_tokens=400))) for _ in range(5)]
-    done, waiting = await asyncio.wait(calls, timeout=1.0)
-    for call in waiting:
+    # The buckets refill one call's worth in 20 s or more: long after this test looks.
+    deadline = time.monotonic() + 15
+    while sum(c.done() for c in calls) < admitted and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(0.3)
+    done = [c for c in calls if c.done()]
+    for call in calls:
         call.cancel()
     assert len(done) == admitted and all(c.result().ok for c in done)
     assert openai_server.stats(model_name)["requests"] == admitted
