@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -64,8 +65,10 @@ class Footprint:
     object_store: int
 
     def describe(self) -> str:
-        parts = ", ".join(f"{name}: {b:,} bytes per agent" for name, b in self.per_agent.items())
-        return f"about {self.total / GIB:.1f} GiB ({parts}; plus processes for {self.hosts} hosts)"
+        return (
+            f"about {self.total / GIB:.1f} GiB "
+            f"({self.total / max(1, self.agents):,.0f} bytes per agent with the processes)"
+        )
 
 
 def _per_agent(population: Population, record_rate: float, rounds: int) -> tuple[int, int]:
@@ -121,7 +124,7 @@ def check_fits(
     if footprint.total > HEADROOM * available:
         raise SpecError(
             f"{footprint.agents:,} agents need {footprint.describe()}, but "
-            f"{available / GIB:.1f} GiB is available: use fewer agents, or a cluster with more "
+            f"{available / GIB:.1f} GiB is available: use fewer agents or a cluster with more "
             "memory"
         )
     if object_store is not None and footprint.object_store > HEADROOM * object_store:
@@ -146,12 +149,20 @@ class MemorySampler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._me = psutil.Process()
+        self._listed: list[Any] | None = None
+        self._listed_at = 0.0
 
     def add(self, pids: Iterable[int]) -> None:
         """Count these processes too (e.g. host actors of a cluster joined over RAY_ADDRESS)."""
         self._extra.update(pids)
+        self._listed = None
 
-    def processes(self) -> list[Any]:
+    def processes(self, *, fresh: bool = True) -> list[Any]:
+        """This process, its descendants and the processes added. Unless ``fresh``, a list up to
+        a second old is reused: walking the process table costs more than reading memory."""
+        now = time.monotonic()
+        if not fresh and self._listed is not None and now - self._listed_at < 1.0:
+            return self._listed
         found = {self._me.pid: self._me}
         try:
             for child in self._me.children(recursive=True):
@@ -163,12 +174,13 @@ class MemorySampler:
                 found[pid] = psutil.Process(pid)
             except psutil.Error:
                 continue
-        return list(found.values())
+        self._listed, self._listed_at = list(found.values()), now
+        return self._listed
 
-    def sample(self) -> int:
+    def sample(self, *, fresh: bool = True) -> int:
         """The summed RSS now, in bytes; updates the peak."""
         total = 0
-        for process in self.processes():
+        for process in self.processes(fresh=fresh):
             try:
                 total += int(process.memory_info().rss)
             except psutil.Error:
@@ -178,7 +190,7 @@ class MemorySampler:
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
-            self.sample()
+            self.sample(fresh=False)
 
     def __enter__(self) -> MemorySampler:
         self.sample()

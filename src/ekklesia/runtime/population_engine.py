@@ -176,6 +176,7 @@ class PopulationEngine:
         self.populations = list(populations)
         self.layout = layout
         self.spec = spec
+        self._memory: MemorySampler | None = None
 
     async def run(
         self,
@@ -192,6 +193,7 @@ class PopulationEngine:
             began = time.perf_counter()
             await pool.start()
             startup = time.perf_counter() - began
+            self._memory = memory
             if memory is not None:
                 memory.add(pool.pids)
             if on_start is not None:
@@ -251,6 +253,8 @@ class PopulationEngine:
                         )
                     )
                 await self._recover(pool, died, checkpoint)
+                if self._memory is not None:
+                    self._memory.add(pool.pids)
                 in_flight = dict(checkpoint.in_flight)
                 rnd = checkpoint.round + 1
                 continue
