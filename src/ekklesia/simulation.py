@@ -5,6 +5,15 @@ modelled agents: ``sim.run()`` from scripts, ``await sim.arun()`` from async cod
 placed on K host actors (default: the CPUs Ray has); see :mod:`ekklesia.agents.population` for
 writing population kinds and :mod:`ekklesia.runtime.population_engine` for how a round runs.
 
+The guess-2/3 game with a hundred thousand players::
+
+    from ekklesia.environments import averages, guess_two_thirds
+
+    result = guess_two_thirds(agents=100_000, rounds=5, seed=0).run()
+    means = averages(result)  # the moderator's average, round by round
+    guesses = result.final_states("players")["guess"]  # every player's last guess
+    assert means[-1] < means[0] and guesses.shape == (100_000,)
+
 What a run keeps: the timeline (``$EKKLESIA_HOME/timelines/<run_id>.parquet``) with the spec,
 per-round aggregates of every population (:class:`~ekklesia.runtime.events.RoundMeasured`), and
 the messages — all of them for small runs (``record="full"``), a seeded sample for large ones
