@@ -25,6 +25,7 @@ the same final states, whatever the number of hosts.
 from __future__ import annotations
 
 import asyncio
+import importlib
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -34,10 +35,10 @@ import numpy.typing as npt
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
-from ekklesia.agents.population import Population
+from ekklesia.agents.population import AgentKind, Population
 from ekklesia.errors import SpecError, UserError
 from ekklesia.runtime.engine import new_run_id
-from ekklesia.runtime.events import RoundMeasured
+from ekklesia.runtime.events import RoundMeasured, StatesSaved
 from ekklesia.runtime.footprint import MemorySampler, check_fits, estimate
 from ekklesia.runtime.population_engine import (
     PopulationEngine,
@@ -47,8 +48,16 @@ from ekklesia.runtime.population_engine import (
 from ekklesia.runtime.population_placement import lay_out
 from ekklesia.runtime.ray_support import ensure_ray, ray_cpus
 from ekklesia.runtime.timeline import Timeline
+from ekklesia.swarm import ReplayReport
 
-__all__ = ["FULL_RECORD_LIMIT", "RoundReport", "Simulation", "SimulationResult"]
+__all__ = [
+    "FULL_RECORD_LIMIT",
+    "RoundReport",
+    "Simulation",
+    "SimulationResult",
+    "areplay",
+    "replay",
+]
 
 T = TypeVar("T")
 Record = Literal["auto", "full", "sample"]
@@ -202,11 +211,9 @@ class Simulation:
     ) -> SimulationResult:
         """Place the agents, run every round, write the records; ``on_round`` is called after
         each round and ``on_start`` with the start-up seconds once the hosts are up."""
-        hosts = self.hosts
-        if hosts is None:
-            self.check_memory(1)  # before starting Ray: a hopeless run fails in milliseconds
+        self.check_memory(self.hosts or 1)  # before starting Ray: a hopeless run fails at once
         ensure_ray()
-        hosts = hosts or ray_cpus()
+        hosts = self.hosts or ray_cpus()
         self.check_memory(hosts)
         layout = lay_out([(p.name, p.n, p.phase) for p in self.populations], hosts)
         config = SimulationConfig(
@@ -237,6 +244,30 @@ class Simulation:
             states_dir=outcome.states_dir,
         )
 
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any], description: str = "") -> Simulation:
+        """Rebuild a simulation from the spec its timeline recorded."""
+        populations = [
+            Population(
+                _kind_from(d["kind"]),
+                n=d["n"],
+                params=d["params"],
+                name=d["name"],
+                phase=d["phase"],
+            )
+            for d in spec["populations"]
+        ]
+        return cls(
+            populations,
+            rounds=spec["rounds"],
+            seed=spec["seed"],
+            record=spec["record"],
+            sample_rate=spec["sample_rate"],
+            checkpoint_every=spec["checkpoint_every"],
+            name=spec["name"],
+            description=description,
+        )
+
     def run(
         self,
         on_round: Callable[[RoundReport], None] | None = None,
@@ -245,6 +276,54 @@ class Simulation:
     ) -> SimulationResult:
         """Run the simulation (sync). Inside async code use :meth:`arun`."""
         return _sync(self.arun(on_round, on_start=on_start))
+
+
+def _kind_from(path: str) -> type[AgentKind]:
+    module_name, _, qualname = path.partition(":")
+    try:
+        found: Any = importlib.import_module(module_name)
+        for part in qualname.split("."):
+            found = getattr(found, part)
+    except (ImportError, AttributeError) as exc:
+        raise UserError(f"cannot rebuild the population kind {path}: not importable") from exc
+    if not (isinstance(found, type) and issubclass(found, AgentKind)):
+        raise UserError(f"{path} is not a population kind")
+    return found
+
+
+async def areplay(run_id: str) -> ReplayReport:
+    """Run a recorded simulation again from its spec and seed; compare every event (wall-clock
+    and placement aside) and the digests of the final states."""
+    recorded = Timeline.load(run_id)
+    started = recorded.started
+    if "populations" not in started.spec:
+        raise UserError(f"run {run_id} is not a simulation")
+    sim = Simulation.from_spec(started.spec, str(started.task.get("prompt", "")))
+    result = await sim.arun()
+    ours, theirs = result.timeline.fingerprint(), recorded.fingerprint()
+    first = next((i for i, (a, b) in enumerate(zip(ours, theirs, strict=False)) if a != b), None)
+    if first is None and len(ours) != len(theirs):
+        first = min(len(ours), len(theirs))
+    saved = [e.populations for e in recorded.of_kind(StatesSaved)]
+    again = [e.populations for e in result.timeline.of_kind(StatesSaved)]
+    return ReplayReport(
+        run_id=run_id,
+        replay_run_id=result.run_id,
+        events=len(theirs),
+        outcome_matches=bool(saved) and _digests(saved) == _digests(again),
+        events_match=first is None,
+        first_difference=first,
+        recorded=theirs[first] if first is not None and first < len(theirs) else None,
+        replayed=ours[first] if first is not None and first < len(ours) else None,
+    )
+
+
+def replay(run_id: str) -> ReplayReport:
+    return _sync(areplay(run_id))
+
+
+def _digests(saved: list[dict[str, dict[str, str | int]]]) -> list[dict[str, str | int]]:
+    return [{name: entry["digest"] for name, entry in sorted(s.items())} for s in saved]
 
 
 def _check_int(label: str, value: object, minimum: int) -> None:

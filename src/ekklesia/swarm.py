@@ -300,6 +300,10 @@ async def areplay(run_id: str) -> ReplayReport:
     """Re-run a recorded run with the recorded model outputs and no model calls; compare."""
     recorded = Timeline.load(run_id)
     started = recorded.started
+    if "populations" in started.spec:  # a simulation of populations: re-run from its seed
+        from ekklesia.simulation import areplay as areplay_simulation
+
+        return await areplay_simulation(run_id)
     task = Task.model_validate(started.task)
     swarm = Swarm.from_spec(started.spec, model=_NoModel())
     try:

@@ -32,6 +32,9 @@ def test_json_reports_timings_memory_and_the_averages(ray_session: None) -> None
     shown = runner.invoke(fresh_app(), ["timeline", "show", out["run_id"]])
     assert shown.exit_code == 0, shown.output
     assert "max_rounds after 3 round(s)" in shown.stdout
+    replayed = runner.invoke(fresh_app(), ["timeline", "replay", out["run_id"]])
+    assert replayed.exit_code == 0, replayed.output
+    assert "outcome  match" in replayed.stdout and "events   match" in replayed.stdout
 
 
 def test_human_output_has_a_table_of_rounds(ray_session: None) -> None:

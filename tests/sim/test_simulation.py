@@ -73,15 +73,14 @@ def test_large_runs_keep_a_seeded_sample_of_messages(on_two_hosts: eks.Simulatio
     sampled = on_two_hosts.timeline.of_kind(MailSent)
     assert 0 < len(sampled) < 4 * 10_000 * 0.01  # about 0.1% of the guesses
     assert all(e.to == "moderator" and "guess" in e.payload for e in sampled)
+    assert len({e.sender for e in sampled}) > len(sampled) // 2  # not the same few agents
     assert len(on_two_hosts.timeline.of_kind(RoundMeasured)) == 4
-    again = game(2, sample_rate=0.01)
-    more = again.timeline.of_kind(MailSent)
-    assert len(sampled) < len(more)
-    assert {(e.round, e.sender) for e in sampled} <= {(e.round, e.sender) for e in more}
 
 
 def test_small_runs_record_every_message() -> None:
     result = guess_two_thirds(50, 2, seed=3, hosts=2).run()
+    on_one = guess_two_thirds(50, 2, seed=3, hosts=1).run()
+    assert result.timeline.fingerprint() == on_one.timeline.fingerprint()
     mail = result.timeline.of_kind(MailSent)
     guesses = [e for e in mail if e.to == "moderator"]
     broadcasts = [e for e in mail if e.broadcast]

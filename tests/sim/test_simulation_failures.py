@@ -18,9 +18,9 @@ pytestmark = pytest.mark.usefixtures("ray_session")
 
 
 def dummy_game(**options: Any) -> Any:
-    # dummy players wait 0.4 s a round: long enough to be killed in the middle of a round
+    # dummy players wait 0.25 s a round: long enough to be killed in the middle of a round
     return guess_two_thirds(
-        6000, 4, player="dummy", latency=0.4, wait="batch", seed=8, hosts=2, **options
+        6000, 4, player="dummy", latency=0.25, wait="batch", seed=8, hosts=2, **options
     )
 
 
@@ -57,7 +57,7 @@ def same_run(a: SimulationResult, b: SimulationResult) -> None:
 def test_a_host_killed_mid_round_is_rebuilt_from_the_last_round(
     undisturbed: SimulationResult,
 ) -> None:
-    result = dummy_game().run(kill("host-0", after_round=1, delay=0.2))
+    result = dummy_game().run(kill("host-0", after_round=1, delay=0.1))
     restarts = result.timeline.of_kind(HostRestarted)
     assert [(r.round, r.host) for r in restarts] == [(2, "host-0")]
     assert restarts[0].agents[0].startswith("players[0:")
@@ -71,6 +71,14 @@ def test_without_checkpoints_the_run_starts_over_and_records_each_round_once(
     result = dummy_game(checkpoint_every=0).run(kill("host-1", after_round=2, delay=None))
     assert [(r.round, r.host) for r in result.timeline.of_kind(HostRestarted)] == [(3, "host-1")]
     assert [m.round for m in result.timeline.of_kind(RoundMeasured)] == [0, 1, 2, 3]
+    same_run(result, undisturbed)
+
+
+def test_a_host_lost_after_the_last_round_is_rebuilt_to_hand_over_its_states(
+    undisturbed: SimulationResult,
+) -> None:
+    result = dummy_game().run(kill("host-0", after_round=3, delay=None))
+    assert [(r.round, r.host) for r in result.timeline.of_kind(HostRestarted)] == [(4, "host-0")]
     same_run(result, undisturbed)
 
 

@@ -7,13 +7,13 @@ answered, the next phase starts. At the end of a round the hosts' statistics are
 order (the same bits whatever the placement), the sampled messages are put in (sender, recipient)
 order, and both are appended to the timeline.
 
-Every ``checkpoint_every`` rounds the hosts also return their columns and waiting mail; the driver
-keeps those references and the parcels still on their way. A host that dies (or whose call is lost)
-is replaced by a new one built from the last checkpoint, every other host is rolled back to it, and
-the rounds after it are run again; ``checkpoint_every=0`` rolls back to the initial state. Rounds
-already recorded are checked, not recorded twice: a kind that comes out differently on a re-run is
-not deterministic, and the run stops with a :class:`RunError`. Past ``max_restarts`` the run ends
-with a :class:`HostFailure`; the timeline is written in every case.
+Every ``checkpoint_every`` rounds, and after the last, the hosts also return their columns and
+waiting mail; the driver keeps those references and the parcels still on their way. A host that
+dies (or whose call is lost) is replaced by a new one built from the last checkpoint, every other
+host is rolled back to it, and the rounds after it run again; with ``checkpoint_every=0`` that is
+the initial state. Rounds already recorded are checked, not recorded twice: a kind that comes out
+differently on a re-run is not deterministic, and the run stops with a :class:`RunError`. Past
+``max_restarts`` the run ends with a :class:`HostFailure`; the timeline is written in every case.
 """
 
 from __future__ import annotations
@@ -231,30 +231,14 @@ class PopulationEngine:
         rnd = 0
         while rnd < cfg.rounds:
             began = time.perf_counter()
-            save = cfg.checkpoint_every > 0 and (
-                (rnd + 1) % cfg.checkpoint_every == 0 or rnd + 1 == cfg.rounds
+            save = rnd + 1 == cfg.rounds or (
+                cfg.checkpoint_every > 0 and (rnd + 1) % cfg.checkpoint_every == 0
             )
             try:
                 in_flight, reports, saved = await self._round(pool, rnd, save, in_flight)
             except _HostsDied as died:
                 restarts += 1
-                if restarts > cfg.max_restarts:
-                    raise HostFailure(
-                        f"{len(died.hosts)} host(s) died in round {rnd} after {restarts - 1} "
-                        f"restart(s) ({died.error}); the run stops with its timeline"
-                    ) from None
-                for h in died.hosts:
-                    timeline.append(
-                        HostRestarted(
-                            round=rnd,
-                            host=self.layout.hosts[h],
-                            agents=tuple(self.layout.label(s) for s in self.layout.slices[h]),
-                            error=died.error,
-                        )
-                    )
-                await self._recover(pool, died, checkpoint)
-                if self._memory is not None:
-                    self._memory.add(pool.pids)
+                await self._restart(timeline, pool, died, rnd, restarts, checkpoint)
                 in_flight = dict(checkpoint.in_flight)
                 rnd = checkpoint.round + 1
                 continue
@@ -262,7 +246,7 @@ class PopulationEngine:
                 checkpoint = _Checkpoint(rnd, saved, dict(in_flight))
             per_round[rnd] = time.perf_counter() - began
             measure, samples = self._measure(rnd, reports)
-            if rnd < len(measured):
+            if rnd < len(measured):  # a round re-run after a restart: check it, do not record it
                 if measure.populations != measured[rnd].populations:
                     raise RunError(
                         f"round {rnd} came out differently when re-run after a host restart: "
@@ -273,18 +257,33 @@ class PopulationEngine:
                     timeline.append(event)
                 measured.append(timeline.append(measure))
                 if on_round is not None:
+                    crossing = sum(r.crossing for rs in reports for r in rs)
+                    handles = dict(zip(self.layout.hosts, pool.handles, strict=True))
                     on_round(
                         RoundReport(
-                            run_id=timeline.run_id,
-                            round=rnd,
-                            seconds=per_round[rnd],
-                            populations=measure.populations,
-                            crossing=sum(r.crossing for rs in reports for r in rs),
-                            hosts=dict(zip(self.layout.hosts, pool.handles, strict=True)),
+                            timeline.run_id,
+                            rnd,
+                            per_round[rnd],
+                            measure.populations,
+                            crossing,
+                            handles,
                         )
                     )
             rnd += 1
-        states_dir = await self._save_states(timeline, pool)
+        while True:  # the final states, from new hosts if one died after the last round
+            held = await asyncio.gather(
+                *(h.final_states.remote() for h in pool.handles), return_exceptions=True
+            )
+            dead = [h for h, answer in enumerate(held) if isinstance(answer, _HOST_GONE)]
+            if not dead:
+                break
+            restarts += 1  # the last round is always checkpointed: no round runs again
+            lost = _HostsDied(dead, type(held[dead[0]]).__name__)
+            await self._restart(timeline, pool, lost, rnd, restarts, checkpoint)
+        for answer in held:
+            if isinstance(answer, BaseException):
+                raise RunError(f"collecting the final states failed: {_cause(answer)}")
+        states_dir = self._save_states(timeline, held)  # type: ignore[arg-type]
         timeline.append(RunStopped(round=rnd, reason="max_rounds", rounds_completed=rnd))
         timeline.append(
             RunFinished(
@@ -310,15 +309,41 @@ class PopulationEngine:
             host_pids=list(pool.pids),
         )
 
-    async def _recover(self, pool: PopulationPool, died: _HostsDied, ck: _Checkpoint) -> None:
+    async def _restart(
+        self,
+        timeline: Timeline,
+        pool: PopulationPool,
+        died: _HostsDied,
+        rnd: int,
+        restarts: int,
+        checkpoint: _Checkpoint,
+    ) -> None:
+        """Record the deaths, start new hosts from ``checkpoint`` and roll the others back."""
+        if restarts > self.config.max_restarts:
+            raise HostFailure(
+                f"{len(died.hosts)} host(s) died in round {rnd} after {restarts - 1} "
+                f"restart(s) ({died.error}); the run stops with its timeline"
+            ) from None
+        for h in died.hosts:
+            timeline.append(
+                HostRestarted(
+                    round=rnd,
+                    host=self.layout.hosts[h],
+                    agents=tuple(self.layout.label(s) for s in self.layout.slices[h]),
+                    error=died.error,
+                )
+            )
         dead = list(died.hosts)
         for _ in range(len(self.layout.hosts) + 1):
             try:
-                await pool.recover(dead, ck)
-                return
+                await pool.recover(dead, checkpoint)
+                break
             except _HostsDied as again:
                 dead = again.hosts
-        raise HostFailure("hosts kept dying while being restored from a checkpoint")
+        else:
+            raise HostFailure("hosts kept dying while being restored from a checkpoint")
+        if self._memory is not None:
+            self._memory.add(pool.pids)
 
     # -- one round -----------------------------------------------------------------------------
 
@@ -426,8 +451,7 @@ class PopulationEngine:
 
     # -- the end -------------------------------------------------------------------------------
 
-    async def _save_states(self, timeline: Timeline, pool: PopulationPool) -> Path:
-        held = await asyncio.gather(*(h.final_states.remote() for h in pool.handles))
+    def _save_states(self, timeline: Timeline, held: list[dict[int, tuple[int, State]]]) -> Path:
         directory = timeline_dir() / f"{timeline.run_id}.states"
         directory.mkdir(parents=True, exist_ok=True)
         saved: dict[str, dict[str, str | int]] = {}
