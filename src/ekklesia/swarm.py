@@ -230,13 +230,19 @@ class Swarm:
     # -- rebuilding from a timeline ------------------------------------------------------------
 
     @classmethod
-    def from_spec(cls, spec: dict[str, Any], *, model: Model | str | None = None) -> Swarm:
-        """Rebuild a swarm from a recorded spec. ``model`` replaces every agent's model."""
-        agents = [_agent_from(desc, model) for desc in spec["agents"]]
+    def from_spec(
+        cls, spec: dict[str, Any], *, model_for: Callable[[str], Model] | None = None
+    ) -> Swarm:
+        """Rebuild a swarm from a recorded spec.
+
+        ``model_for`` builds each agent's model from its recorded spec string (by default the
+        model the spec names).
+        """
+        agents = [_agent_from(desc, model_for) for desc in spec["agents"]]
         graph = nx.DiGraph()
         graph.add_nodes_from(a.name for a in agents if a.role.debates)
         graph.add_edges_from(tuple(e) for e in spec["graph"]["edges"])
-        return cls(
+        swarm = cls(
             agents,
             graph=graph,
             rounds=spec["rounds"],
@@ -246,9 +252,11 @@ class Swarm:
             stop_on_consensus=spec["stop_on_consensus"],
             name=spec.get("name", "swarm"),
         )
+        swarm.topology = spec["graph"]["topology"]  # the name it was built from, not "custom"
+        return swarm
 
 
-def _agent_from(desc: dict[str, Any], model: Model | str | None) -> Agent:
+def _agent_from(desc: dict[str, Any], model_for: Callable[[str], Model] | None) -> Agent:
     module_name, _, qualname = desc["class"].partition(":")
     try:
         cls: Any = importlib.import_module(module_name)
@@ -263,7 +271,7 @@ def _agent_from(desc: dict[str, Any], model: Model | str | None) -> Agent:
         agent,
         desc["name"],
         role=Role.model_validate(desc["role"]),
-        model=model if model is not None else desc["model"],
+        model=model_for(desc["model"]) if model_for is not None else desc["model"],
         max_tokens=desc["max_tokens"],
         temperature=desc["temperature"],
     )
@@ -287,10 +295,14 @@ class ReplayReport(BaseModel):
         return self.outcome_matches and self.events_match
 
 
-class _NoModel(Model):
-    """Stands where a model was recorded but a replay must not call one."""
+class _RecordedModel(Model):
+    """Stands for a recorded model in a replay, which must never call it."""
 
-    name = "replay"
+    def __init__(self, spec: str) -> None:
+        self.name = spec
+
+    def spec(self) -> str:
+        return self.name
 
     async def complete(self, request: Any) -> Any:  # pragma: no cover - never reached
         raise RuntimeError("a replayed run called a model")
@@ -305,7 +317,7 @@ async def areplay(run_id: str) -> ReplayReport:
 
         return await areplay_simulation(run_id)
     task = Task.model_validate(started.task)
-    swarm = Swarm.from_spec(started.spec, model=_NoModel())
+    swarm = Swarm.from_spec(started.spec, model_for=_RecordedModel)
     try:
         result = await swarm.arun(task, replay=recorded)
     finally:
