@@ -24,11 +24,10 @@ the same final states, whatever the number of hosts.
 
 from __future__ import annotations
 
-import asyncio
 import importlib
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -48,7 +47,7 @@ from ekklesia.runtime.population_engine import (
 from ekklesia.runtime.population_placement import lay_out
 from ekklesia.runtime.ray_support import ensure_ray, ray_cpus
 from ekklesia.runtime.timeline import Timeline
-from ekklesia.swarm import ReplayReport
+from ekklesia.swarm import ReplayReport, _sync
 
 __all__ = [
     "FULL_RECORD_LIMIT",
@@ -59,7 +58,6 @@ __all__ = [
     "replay",
 ]
 
-T = TypeVar("T")
 Record = Literal["auto", "full", "sample"]
 
 #: With ``record="auto"``, runs of up to this many agents keep every message.
@@ -123,17 +121,6 @@ class SimulationResult(BaseModel):
         if self._timeline is None:
             self._timeline = Timeline.read(self.timeline_path)
         return self._timeline
-
-
-def _sync(coro: Coroutine[Any, Any, T]) -> T:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    coro.close()
-    raise UserError(
-        "Simulation.run() was called inside a running event loop: use `await sim.arun()`"
-    )
 
 
 class Simulation:
@@ -275,7 +262,7 @@ class Simulation:
         on_start: Callable[[float], None] | None = None,
     ) -> SimulationResult:
         """Run the simulation (sync). Inside async code use :meth:`arun`."""
-        return _sync(self.arun(on_round, on_start=on_start))
+        return _sync(self.arun(on_round, on_start=on_start), "Simulation.run()", "await sim.arun()")
 
 
 def _kind_from(path: str) -> type[AgentKind]:
@@ -300,26 +287,14 @@ async def areplay(run_id: str) -> ReplayReport:
         raise UserError(f"run {run_id} is not a simulation")
     sim = Simulation.from_spec(started.spec, str(started.task.get("prompt", "")))
     result = await sim.arun()
-    ours, theirs = result.timeline.fingerprint(), recorded.fingerprint()
-    first = next((i for i, (a, b) in enumerate(zip(ours, theirs, strict=False)) if a != b), None)
-    if first is None and len(ours) != len(theirs):
-        first = min(len(ours), len(theirs))
     saved = [e.populations for e in recorded.of_kind(StatesSaved)]
     again = [e.populations for e in result.timeline.of_kind(StatesSaved)]
-    return ReplayReport(
-        run_id=run_id,
-        replay_run_id=result.run_id,
-        events=len(theirs),
-        outcome_matches=bool(saved) and _digests(saved) == _digests(again),
-        events_match=first is None,
-        first_difference=first,
-        recorded=theirs[first] if first is not None and first < len(theirs) else None,
-        replayed=ours[first] if first is not None and first < len(ours) else None,
-    )
+    same_states = bool(saved) and _digests(saved) == _digests(again)
+    return ReplayReport.compare(recorded, result.timeline, outcome_matches=same_states)
 
 
 def replay(run_id: str) -> ReplayReport:
-    return _sync(areplay(run_id))
+    return _sync(areplay(run_id), "replay()", "await areplay(...)")
 
 
 def _digests(saved: list[dict[str, dict[str, str | int]]]) -> list[dict[str, str | int]]:
