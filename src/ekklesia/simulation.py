@@ -67,7 +67,7 @@ FULL_RECORD_LIMIT = 1000
 class SimulationResult(BaseModel):
     """What a simulation did: per-round aggregates and timings, and where its records are."""
 
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(frozen=True)
 
     run_id: str
     name: str
@@ -78,7 +78,7 @@ class SimulationResult(BaseModel):
     per_round_s: list[float]
     startup_s: float
     restarts: int
-    peak_rss_mib: float | None
+    peak_rss_mib: float
     measured: list[RoundMeasured]
     timeline_path: Path
     states_dir: Path
@@ -86,6 +86,8 @@ class SimulationResult(BaseModel):
 
     def column(self, population: str, column: str, stat: str = "mean") -> list[float | None]:
         """One statistic (``mean``, ``min`` or ``max``) of a state column, round by round."""
+        if stat not in ("mean", "min", "max"):
+            raise UserError(f"stat must be 'mean', 'min' or 'max', got {stat!r}")
         out: list[float | None] = []
         for m in self.measured:
             if population not in m.populations:

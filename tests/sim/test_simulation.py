@@ -15,6 +15,7 @@ from ekklesia.environments.two_thirds import averages, guess_two_thirds
 from ekklesia.errors import RunError
 from ekklesia.runtime.agent_random import AgentRandom
 from ekklesia.runtime.events import MailSent, RoundMeasured, RunErrored, StatesSaved
+from ekklesia.runtime.mail import Mail
 from ekklesia.runtime.timeline import Timeline
 
 pytestmark = pytest.mark.usefixtures("ray_session")
@@ -146,8 +147,15 @@ def test_a_failing_kind_ends_the_run_with_its_timeline() -> None:
     assert "bad column" in timeline.of_kind(RunErrored)[0].error
     with pytest.raises(RunError, match="no population named 'nobody'"):
         eks.Simulation([Population(Talker, n=10, name="t")], rounds=1).run()
+    with pytest.raises(RunError, match="mail must come from agents of the slice that sends it"):
+        eks.Simulation([Population(Forger, n=10)], rounds=1).run()
 
 
 class Talker(AgentKind):
     async def step(self, state: Any, inbox: Any, ctx: Any) -> Any:
         return ctx.mail(to=ctx.agent("nobody"))
+
+
+class Forger(AgentKind):
+    async def step(self, state: Any, inbox: Any, ctx: Any) -> Any:
+        return Mail(np.asarray([ctx.size + 5]), np.asarray([0]))  # as someone it is not

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -64,7 +63,6 @@ class PhaseReport:
     """What a host tells the driver about one phase (the mail itself travels separately)."""
 
     host: str
-    pid: int
     sent: dict[int, int] = field(default_factory=dict)
     delivered: dict[int, int] = field(default_factory=dict)
     crossing: int = 0
@@ -72,7 +70,6 @@ class PhaseReport:
     stats: dict[int, SliceStats] | None = None
     posted: tuple[bool, ...] = ()
     error: str | None = None
-    seconds: float = 0.0
 
 
 @dataclass
@@ -189,11 +186,10 @@ class PopulationHostCore:
     async def step(
         self, rnd: int, phase: int, checkpoint: bool, sample_rate: float, *posts: Any
     ) -> tuple[Any, ...]:
-        began = time.perf_counter()
         for post in posts:
             for parcel in post or ():
                 self._accept(parcel)
-        report = PhaseReport(host=self.layout.hosts[self.host], pid=os.getpid())
+        report = PhaseReport(host=self.layout.hosts[self.host])
         outgoing: list[list[Parcel]] = [[] for _ in self.layout.hosts]
         try:
             await self._step_phase(rnd, phase, sample_rate, report, outgoing)
@@ -212,7 +208,6 @@ class PopulationHostCore:
         )
         report.posted = tuple(bool(parcels) for parcels in outgoing)
         report.crossing = sum(len(p.mail) for parcels in outgoing for p in parcels)
-        report.seconds = time.perf_counter() - began
         return (report, saved, *[parcels or None for parcels in outgoing])
 
     async def _step_phase(
@@ -280,6 +275,9 @@ class PopulationHostCore:
         agents = self.layout.agents
         if high >= agents or low < -len(self._sizes):
             raise ValueError(f"mail addressed to {high if high >= agents else low}, no such agent")
+        own = self.layout.populations[piece.population].first_id
+        if mail.sender.min() < own + piece.start or mail.sender.max() >= own + piece.stop:
+            raise ValueError("mail must come from agents of the slice that sends it")
         mail = self._detach(piece.population, mail)
         p = piece.population
         report.sent[p] = report.sent.get(p, 0) + rows
