@@ -85,7 +85,7 @@ class StepContext:
         self.events.append(op.model_copy(update={"round": self.round, "agent": self.agent}))
 
     async def complete(self, request: LLMRequest, model: Model | None = None) -> LLMResponse:
-        """Call ``model`` (the agent's own by default) inside the step's allowance, and record it."""
+        """Call ``model`` (the agent's own by default) within the step's allowance; record it."""
         model = model or self.model
         index = self._calls
         self._calls += 1
@@ -137,5 +137,7 @@ class StepContext:
             cost = model.max_cost_usd(input_tokens, request.max_tokens) or 0.0
             left_usd = self.allowance.usd - self._spent_usd
             if cost > left_usd + 1e-12:
-                return f"budget: the call may cost ${cost:.6f}, ${left_usd:.6f} is left for this step"
+                return (
+                    f"budget: the call may cost ${cost:.6f}, ${left_usd:.6f} is left for this step"
+                )
         return None

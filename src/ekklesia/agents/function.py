@@ -49,7 +49,7 @@ class FunctionModel(Model):
         if not isinstance(reply, str):
             return LLMResponse(
                 model=self.name,
-                error=f"model function returned {type(reply).__name__}, expected str or LLMResponse",
+                error=f"model function returned {type(reply).__name__}, not str or LLMResponse",
                 finish_reason="error",
             )
         return LLMResponse(

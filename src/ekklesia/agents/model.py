@@ -36,9 +36,9 @@ class ChatTurn(BaseModel):
 class SimHints(BaseModel):
     """What a simulated model is allowed to know beyond the prompt.
 
-    Real models ignore this. A simulation needs an answer key to be right with a given probability,
-    and the answers the agent heard to conform to them; both are carried here instead of being parsed
-    out of prose.
+    Real models ignore this. A simulation needs an answer key to be right with a given
+    probability, and the answers the agent heard to conform to them; both are carried here
+    instead of being parsed out of prose.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -124,7 +124,7 @@ class Model(ABC):
         """
         return None
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027 - optional hook, most models hold nothing
         """Release connections. Models without resources need not override this."""
 
 

@@ -133,8 +133,8 @@ def _plurality(pool: list[str], own: str | None) -> str:
     counts = Counter(pool)
     best = max(counts.values())
     tied = [answer for answer, count in counts.items() if count == best]
-    if own in tied:
-        return own  # type: ignore[return-value]
+    if own is not None and own in tied:
+        return own
     return min(tied)
 
 
@@ -147,7 +147,7 @@ def _finish(body: str, answer: str, rng: random.Random, *, correct: bool) -> str
 def _wrong(expected: str | None, hints: object, rng: random.Random) -> str:
     options = [o for o in getattr(hints, "options", ()) if o != expected]
     if options:
-        return rng.choice(options)
+        return str(rng.choice(options))
     if expected is not None:
         try:
             value = int(expected)

@@ -2,8 +2,8 @@
 
 ``sim``, ``sim:skill=0.8,conformity=0.3`` — a :class:`SimulatedModel`. Other schemes (for
 example ``portkey:@openai/gpt-4o-mini`` or ``openai:http://127.0.0.1:8000/v1#model``) are
-registered by the connectors with :func:`register_model_scheme`, lazily by import path so that naming
-a simulated model never imports an HTTP client. An unknown or malformed spec is a
+registered by the connectors with :func:`register_model_scheme`, lazily by import path, so
+that naming a simulated model never imports an HTTP client. An unknown or malformed spec is a
 :class:`~ekklesia.errors.SpecError` raised before anything starts.
 """
 

@@ -32,6 +32,7 @@ __all__ = [
     "RunFinished",
     "RunStarted",
     "RunStopped",
+    "StopReason",
     "Usage",
     "VoteCast",
     "fingerprint",
@@ -161,9 +162,12 @@ class Aggregated(_Event):
     tally: dict[str, float]
 
 
+StopReason = Literal["max_rounds", "consensus", "budget", "error"]
+
+
 class RunStopped(_Event):
     kind: Literal["run_stopped"] = "run_stopped"
-    reason: Literal["max_rounds", "consensus", "budget", "error"]
+    reason: StopReason
     rounds_completed: int
 
 

@@ -1,0 +1,84 @@
+"""ekklesia: swarms of agents debating over a graph, in rounds, on Ray — recorded and replayable.
+
+A tour::
+
+    import ekklesia as ek
+    agents = [ek.Agent(f"a{i}", model=ek.SimulatedModel(skill=0.67)) for i in range(3)]
+    swarm = ek.Swarm(
+        agents=agents,
+        graph="complete", rounds=2, aggregate="majority", seed=0, budget=ek.Budget(max_usd=1.0))
+    result = swarm.run(ek.tasks.arithmetic(n=1, seed=0)[0])
+"""
+
+from ekklesia import tasks
+from ekklesia.agents.agent import Agent, Utterance
+from ekklesia.agents.context import StepContext
+from ekklesia.agents.function import FunctionModel
+from ekklesia.agents.model import ChatTurn, LLMRequest, LLMResponse, Model, SimHints
+from ekklesia.agents.pricing import PriceTable, default_prices
+from ekklesia.agents.replay import ReplayModel
+from ekklesia.agents.roles import Role, register_role
+from ekklesia.agents.simulated import SimulatedModel
+from ekklesia.agents.spec import model_from_spec, register_model_scheme
+from ekklesia.errors import (
+    BudgetExceeded,
+    EkklesiaError,
+    HostFailure,
+    ReplayMismatch,
+    RunError,
+    SpecError,
+    TimelineNotFound,
+    UserError,
+)
+from ekklesia.patterns.graph import build_graph
+from ekklesia.runtime.events import Usage
+from ekklesia.runtime.ledger import Budget, Ledger
+from ekklesia.runtime.messages import AgentMessage, TaskMessage
+from ekklesia.runtime.timeline import Timeline
+from ekklesia.swarm import ReplayReport, RunResult, Swarm, areplay, replay
+from ekklesia.tasks import Task
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Agent",
+    "AgentMessage",
+    "Budget",
+    "BudgetExceeded",
+    "ChatTurn",
+    "EkklesiaError",
+    "FunctionModel",
+    "HostFailure",
+    "LLMRequest",
+    "LLMResponse",
+    "Ledger",
+    "Model",
+    "PriceTable",
+    "ReplayMismatch",
+    "ReplayModel",
+    "ReplayReport",
+    "Role",
+    "RunError",
+    "RunResult",
+    "SimHints",
+    "SimulatedModel",
+    "SpecError",
+    "StepContext",
+    "Swarm",
+    "Task",
+    "TaskMessage",
+    "Timeline",
+    "TimelineNotFound",
+    "Usage",
+    "UserError",
+    "Utterance",
+    "__version__",
+    "areplay",
+    "build_graph",
+    "default_prices",
+    "model_from_spec",
+    "register_model_scheme",
+    "register_role",
+    "replay",
+    "tasks",
+]

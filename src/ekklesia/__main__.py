@@ -1,0 +1,3 @@
+from ekklesia.cli import main
+
+main()

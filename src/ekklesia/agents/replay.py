@@ -1,0 +1,43 @@
+"""A model that answers from a recorded timeline instead of calling anything."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ekklesia.agents.context import request_digest
+from ekklesia.agents.model import LLMRequest, LLMResponse, Model
+from ekklesia.runtime.events import ModelCalled
+
+__all__ = ["ReplayModel"]
+
+
+class ReplayModel(Model):
+    """Returns the recorded response for each (agent, round, call) — and checks the prompt matches.
+
+    A request the recording does not hold, or one whose prompt differs from the recorded one,
+    comes back as an error response naming the mismatch: a replay that diverges shows where.
+    """
+
+    def __init__(self, calls: Iterable[ModelCalled]) -> None:
+        self.name = "replay"
+        self._calls = {(c.agent, c.round, c.call_index): c for c in calls}
+
+    async def complete(self, request: LLMRequest) -> LLMResponse:
+        key = (request.agent, request.round, request.call_index)
+        recorded = self._calls.get(key)
+        if recorded is None:
+            return LLMResponse(
+                model=self.name,
+                error=f"replay: no recorded call for agent {key[0]}, round {key[1]}, call {key[2]}",
+                finish_reason="error",
+            )
+        if recorded.request_digest != request_digest(request):
+            return LLMResponse(
+                model=self.name,
+                error=(
+                    f"replay: the prompt of agent {key[0]}, round {key[1]}, call {key[2]} "
+                    "differs from the recorded one"
+                ),
+                finish_reason="error",
+            )
+        return recorded.response

@@ -1,0 +1,32 @@
+"""The ``ekklesia`` command. Each sub-module adds its commands with ``register(app)``."""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="ekklesia",
+    help="Run swarms of agents as reproducible simulations on Ray.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+_COMMAND_MODULES = ("run", "timeline", "models", "costs", "memory", "simulate")
+
+for _name in _COMMAND_MODULES:
+    try:
+        _module = importlib.import_module(f"ekklesia.cli.{_name}")
+    except ModuleNotFoundError as _exc:
+        if _exc.name != f"ekklesia.cli.{_name}":
+            raise
+        continue
+    _module.register(app)
+
+
+def main() -> None:
+    app()
