@@ -79,8 +79,13 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         made.stop_writer()
 
 
+_VECTORS: dict[str, Any] = {}
+
+
 def _query(minilm: MiniLMEmbedder, text: str, **kw: Any) -> Query:
-    return Query(text=text, vector=minilm.encode([text])[0], **kw)
+    if text not in _VECTORS:
+        _VECTORS[text] = minilm.encode([text])[0]
+    return Query(text=text, vector=_VECTORS[text], **kw)
 
 
 async def test_put_then_scan_gives_back_every_field(store: MemoryStore, corpus: list[MemoryEntry]) -> None:

@@ -114,6 +114,14 @@ class Query(BaseModel):
     def _as_float32(cls, value: Any) -> Any:
         return None if value is None else np.asarray(value, dtype=np.float32)
 
+    def checked(self) -> Query:
+        """The query itself, once it is known to hold what its mode needs."""
+        if self.mode != "vector":
+            self.require_text()
+        if self.mode != "text":
+            self.require_vector()
+        return self
+
     def require_text(self) -> str:
         if not self.text.strip():
             raise EmptyMemoryText(f"a {self.mode} search needs query text; it is empty")

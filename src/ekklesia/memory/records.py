@@ -140,6 +140,7 @@ class SqliteStore:
         return int(row[0])
 
     async def search(self, query: Query) -> list[Hit]:
+        query = query.checked()
         if query.mode == "vector":
             return await self._by_vector(query, query.k)
         if query.mode == "text":

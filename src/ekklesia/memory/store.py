@@ -62,6 +62,7 @@ def search_entries(
     entries: Sequence[MemoryEntry], query: Query, tier: Tier, dim: int | None = None
 ) -> list[Hit]:
     """Exact search over entries held in memory: cosine, BM25, or both fused."""
+    query = query.checked()
     candidates = [e for e in entries if query.where.matches(e)]
     if query.mode == "vector":
         return _by_vector(candidates, query, tier, query.k)

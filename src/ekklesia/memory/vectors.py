@@ -178,7 +178,7 @@ class LanceStore:
     # -- reads ---------------------------------------------------------------------------------
 
     async def search(self, query: Query) -> list[Hit]:
-        return await asyncio.to_thread(self._search, query)
+        return await asyncio.to_thread(self._search, query.checked())
 
     def _search(self, query: Query) -> list[Hit]:
         table = self._open(create=False)
