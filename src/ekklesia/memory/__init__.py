@@ -33,6 +33,7 @@ from ekklesia.memory.remote import ActorTier
 from ekklesia.memory.router import Router
 from ekklesia.memory.scope import Scope, ScopeKind
 from ekklesia.memory.store import MemoryStore
+from ekklesia.memory.system import Memory, MemoryConfig, MemoryHandle
 from ekklesia.memory.vectors import LanceStore, VectorTierConfig
 
 __all__ = [
@@ -48,8 +49,11 @@ __all__ = [
     "HotPolicy",
     "HotStore",
     "LanceStore",
+    "Memory",
+    "MemoryConfig",
     "MemoryConfigError",
     "MemoryEntry",
+    "MemoryHandle",
     "MemoryPathError",
     "MemoryPolicy",
     "MemoryStore",
