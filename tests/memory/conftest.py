@@ -21,6 +21,9 @@ def minilm() -> MiniLMEmbedder:
 @pytest.fixture(scope="session")
 def pooled(ray_session: None) -> Iterator[PooledEmbedder]:
     """One embedder actor for the whole session; every Memory in the tests finds it by name."""
+    import asyncio
+
     pool = PooledEmbedder(replicas=1)
+    asyncio.run(pool.embed(["warm up"]))  # load the model now, not inside the first test
     yield pool
     pool.stop()
