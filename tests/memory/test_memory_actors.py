@@ -70,7 +70,9 @@ async def test_eight_concurrent_writers_on_two_hosts_lose_nothing(memory: Memory
         ray.kill(host)
 
 
-async def _write_until_killed(tier: ActorTier, entries: list[MemoryEntry], kill_after: int) -> tuple[set[str], int]:
+async def _write_until_killed(
+    tier: ActorTier, entries: list[MemoryEntry], kill_after: int
+) -> tuple[set[str], int]:
     """Write one entry per call; kill the writer once ``kill_after`` writes were acknowledged."""
     acked: set[str] = set()
     failed = 0
@@ -86,7 +88,9 @@ async def _write_until_killed(tier: ActorTier, entries: list[MemoryEntry], kill_
         acked.update(ids)
         if len(acked) >= kill_after and not killed.is_set():
             killed.set()
-            ray.kill(ray.get_actor(writer_name(tier.config), namespace="ekklesia"), no_restart=False)
+            ray.kill(
+                ray.get_actor(writer_name(tier.config), namespace="ekklesia"), no_restart=False
+            )
 
     sem = asyncio.Semaphore(64)
 
@@ -104,7 +108,9 @@ def _entries(n: int) -> list[MemoryEntry]:
     return [MemoryEntry.new(f"entry {i}", scope="global").with_vector(vector) for i in range(n)]  # type: ignore[arg-type]
 
 
-async def test_a_killed_writer_loses_no_acknowledged_write(ray_session: None, tmp_path: Path) -> None:
+async def test_a_killed_writer_loses_no_acknowledged_write(
+    ray_session: None, tmp_path: Path
+) -> None:
     config = VectorTierConfig(uri=str(tmp_path / "vectors"), dim=8)
     tier = ActorTier(config, write_retries=0)  # no retries: the calls in flight when it dies fail
     entries = _entries(600)

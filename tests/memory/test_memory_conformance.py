@@ -24,14 +24,39 @@ from ekklesia.memory import (
 from ekklesia.memory.minilm import MiniLMEmbedder
 
 CORPUS = [
-    ("The cat sleeps on the warm windowsill all afternoon.", "agent:s/alice", "note", {"topic": "pets"}),
+    (
+        "The cat sleeps on the warm windowsill all afternoon.",
+        "agent:s/alice",
+        "note",
+        {"topic": "pets"},
+    ),
     ("A dog chases the ball across the park.", "agent:s/bob", "note", {"topic": "pets"}),
-    ("PostgreSQL stores rows in heap pages and uses a write-ahead log.", "run:r1", "fact", {"topic": "db"}),
+    (
+        "PostgreSQL stores rows in heap pages and uses a write-ahead log.",
+        "run:r1",
+        "fact",
+        {"topic": "db"},
+    ),
     ("The database index speeds up lookups by key.", "run:r1", "note", {"topic": "db"}),
     ("Rain is expected over the mountains tomorrow.", "swarm:s", "note", {"topic": "weather"}),
-    ("Interest rates rose by a quarter point this quarter.", "global", "summary", {"topic": "money"}),
-    ("Photosynthesis turns sunlight into chemical energy in plants.", "global", "fact", {"topic": "bio"}),
-    ("The compiler rejects the function because a type does not match.", "run:r2", "note", {"topic": "code"}),
+    (
+        "Interest rates rose by a quarter point this quarter.",
+        "global",
+        "summary",
+        {"topic": "money"},
+    ),
+    (
+        "Photosynthesis turns sunlight into chemical energy in plants.",
+        "global",
+        "fact",
+        {"topic": "bio"},
+    ),
+    (
+        "The compiler rejects the function because a type does not match.",
+        "run:r2",
+        "note",
+        {"topic": "code"},
+    ),
 ]
 
 
@@ -62,7 +87,9 @@ FACTORIES: dict[str, Callable[[Path], Any]] = {
 def corpus(minilm: MiniLMEmbedder) -> list[MemoryEntry]:
     vectors = minilm.encode([text for text, *_ in CORPUS])
     return [
-        MemoryEntry.new(text, scope=scope, kind=kind, meta=meta, source=f"doc{i}.txt").with_vector(v)  # type: ignore[arg-type]
+        MemoryEntry.new(text, scope=scope, kind=kind, meta=meta, source=f"doc{i}.txt").with_vector(
+            v
+        )  # type: ignore[arg-type]
         for i, ((text, scope, kind, meta), v) in enumerate(zip(CORPUS, vectors, strict=True))
     ]
 
@@ -88,14 +115,20 @@ def _query(minilm: MiniLMEmbedder, text: str, **kw: Any) -> Query:
     return Query(text=text, vector=_VECTORS[text], **kw)
 
 
-async def test_put_then_scan_gives_back_every_field(store: MemoryStore, corpus: list[MemoryEntry]) -> None:
+async def test_put_then_scan_gives_back_every_field(
+    store: MemoryStore, corpus: list[MemoryEntry]
+) -> None:
     assert await store.put(corpus) == [e.id for e in corpus]
     assert await store.count() == len(corpus)
     back = {e.id: e for e in await store.scan()}
     for entry in corpus:
         got = back[entry.id]
         assert (got.text, got.scope, got.kind, got.source, got.meta) == (
-            entry.text, entry.scope, entry.kind, entry.source, entry.meta
+            entry.text,
+            entry.scope,
+            entry.kind,
+            entry.source,
+            entry.meta,
         )
         assert got.vector is not None and entry.vector is not None
         np.testing.assert_allclose(got.vector, entry.vector, rtol=1e-6)
@@ -183,7 +216,9 @@ async def test_delete_removes_what_matches_and_says_how_many(
     assert corpus[7].id not in {e.id for e in await store.scan()}
 
 
-async def test_touched_before_selects_old_entries(store: MemoryStore, corpus: list[MemoryEntry]) -> None:
+async def test_touched_before_selects_old_entries(
+    store: MemoryStore, corpus: list[MemoryEntry]
+) -> None:
     old = [e.model_copy(update={"touched_at": 1_000.0}) for e in corpus[:3]]
     await store.put(old + corpus[3:])
     assert {e.id for e in await store.scan(Filter(touched_before=2_000.0))} == {e.id for e in old}

@@ -32,13 +32,19 @@ def memory(shared: Memory, request: pytest.FixtureRequest) -> Memory:
 _SWARM = ["debate"]
 
 
-def _handle(memory: Memory, agent: str, run_id: str = "run-1") -> tuple[MemoryHandle, list[MemoryOp]]:
+def _handle(
+    memory: Memory, agent: str, run_id: str = "run-1"
+) -> tuple[MemoryHandle, list[MemoryOp]]:
     ops: list[MemoryOp] = []
     swarm = _SWARM[0]
-    return memory.handle(agent=agent, run_id=f"{swarm}-{run_id}", swarm_id=swarm, record=ops.append), ops
+    return memory.handle(
+        agent=agent, run_id=f"{swarm}-{run_id}", swarm_id=swarm, record=ops.append
+    ), ops
 
 
-async def test_every_operation_is_recorded_in_order_with_deterministic_detail(memory: Memory) -> None:
+async def test_every_operation_is_recorded_in_order_with_deterministic_detail(
+    memory: Memory,
+) -> None:
     alice, ops = _handle(memory, "alice")
     await alice.remember("The answer to task 7 is 42 because 6 times 7 is 42.")
     await alice.remember("Bob tends to round numbers too early.", scope="agent")
@@ -51,7 +57,7 @@ async def test_every_operation_is_recorded_in_order_with_deterministic_detail(me
     assert ops[0].detail["tier"] == "vectors" and ops[0].detail["kind"] == "note"
     recall = ops[2].detail
     assert recall["k"] == 2 and recall["mode"] == "hybrid"
-    assert [h["scope"] for h in recall["hits"]][0] == "run"
+    assert recall["hits"][0]["scope"] == "run"
     # nothing in the detail depends on the run id, the time or where a hit was cached
     again, ops2 = _handle(memory, "alice", run_id="run-2")
     await again.remember("The answer to task 7 is 42 because 6 times 7 is 42.")

@@ -63,6 +63,8 @@ __all__ = [
     "OpenAIEmbedder",
     "OpenAIEmbeddingsSpec",
     "ParquetStore",
+    "PooledEmbedder",
+    "Query",
     "ReadPolicy",
     "RecordTierConfig",
     "Router",

@@ -141,7 +141,8 @@ class ParquetStore:
             dropped += len(entries) - len(kept)
             if kept:
                 self._write(
-                    f"part-{seq:020d}-{gen + 1:06d}.parquet", entries_to_arrow(kept, self.config.dim)
+                    f"part-{seq:020d}-{gen + 1:06d}.parquet",
+                    entries_to_arrow(kept, self.config.dim),
                 )
             self._fs.delete_file(f"{self._base}/{name}")
         return dropped
@@ -171,7 +172,9 @@ class ParquetStore:
     async def search(self, query: Query) -> list[Hit]:
         return await asyncio.to_thread(lambda: search_entries(self._live(), query, self.tier))
 
-    async def scan(self, where: Filter | None = None, limit: int | None = None) -> list[MemoryEntry]:
+    async def scan(
+        self, where: Filter | None = None, limit: int | None = None
+    ) -> list[MemoryEntry]:
         where = where or Filter()
 
         def matching() -> list[MemoryEntry]:

@@ -81,7 +81,8 @@ class EmbedderHost:
 def cluster_gpus() -> int:
     import ray
 
-    return int(ray.cluster_resources().get("GPU", 0))
+    resources: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
+    return int(resources.get("GPU", 0))
 
 
 class PooledEmbedder:
@@ -118,7 +119,7 @@ class PooledEmbedder:
             threads = max(1, (os.cpu_count() or 1) // replicas)
             host = ray.remote(EmbedderHost)
             self._actors = [
-                host.options(  # type: ignore[attr-defined]
+                host.options(
                     name=f"{self._prefix()}.{i}",
                     namespace=NAMESPACE,
                     get_if_exists=True,
@@ -148,7 +149,7 @@ class PooledEmbedder:
             from ray.exceptions import RayTaskError
 
             if isinstance(exc, RayTaskError):
-                raise exc.as_instanceof_cause() from None
+                raise exc.as_instanceof_cause() from None  # type: ignore[no-untyped-call]
             raise MemoryUnavailable(f"the embedder pool failed: {exc}") from exc
         return np.concatenate(parts).astype(np.float32, copy=False)
 

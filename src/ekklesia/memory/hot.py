@@ -54,7 +54,9 @@ class HotStore:
             self._items.move_to_end(hit.entry.id)
         return hits
 
-    async def scan(self, where: Filter | None = None, limit: int | None = None) -> list[MemoryEntry]:
+    async def scan(
+        self, where: Filter | None = None, limit: int | None = None
+    ) -> list[MemoryEntry]:
         where = where or Filter()
         found = sorted((e for e in self._live() if where.matches(e)), key=lambda e: e.id)
         return found if limit is None else found[:limit]

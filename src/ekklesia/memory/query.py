@@ -32,6 +32,7 @@ class Filter(BaseModel):
     ids: tuple[str, ...] | None = None
     scopes: tuple[str, ...] | None = None
     kinds: tuple[EntryKind, ...] | None = None
+    sources: tuple[str, ...] | None = None
     source: str | None = None
     source_prefix: str | None = None
     meta: dict[str, MetaValue] = Field(default_factory=dict)
@@ -47,6 +48,8 @@ class Filter(BaseModel):
             return False
         if self.kinds is not None and entry.kind not in self.kinds:
             return False
+        if self.sources is not None and entry.source not in self.sources:
+            return False
         if self.source is not None and entry.source != self.source:
             return False
         if self.source_prefix is not None and not entry.source.startswith(self.source_prefix):
@@ -56,10 +59,18 @@ class Filter(BaseModel):
         have = set(entry.tags())
         return all(tag in have for tag in self.tags())
 
+    def _lists(self) -> list[tuple[str, tuple[str, ...] | None]]:
+        return [
+            ("id", self.ids),
+            ("scope", self.scopes),
+            ("kind", self.kinds),
+            ("source", self.sources),
+        ]
+
     def lance_sql(self) -> str | None:
         """The filter as a LanceDB ``where`` clause, or ``None`` when it lets everything through."""
         parts: list[str] = []
-        for column, values in (("id", self.ids), ("scope", self.scopes), ("kind", self.kinds)):
+        for column, values in self._lists():
             if values is not None:
                 if not values:
                     return "false"
@@ -77,7 +88,7 @@ class Filter(BaseModel):
         """The filter as a SQLite predicate over ``table`` with its parameters."""
         parts: list[str] = []
         params: list[Any] = []
-        for column, values in (("id", self.ids), ("scope", self.scopes), ("kind", self.kinds)):
+        for column, values in self._lists():
             if values is not None:
                 if not values:
                     return "0", []

@@ -125,7 +125,9 @@ class SqliteStore:
 
     # -- reads ---------------------------------------------------------------------------------
 
-    async def scan(self, where: Filter | None = None, limit: int | None = None) -> list[MemoryEntry]:
+    async def scan(
+        self, where: Filter | None = None, limit: int | None = None
+    ) -> list[MemoryEntry]:
         predicate, params = (where or Filter()).sqlite_sql(self.config.table)
         sql = f"SELECT {_COLUMNS} FROM {self.config.table} WHERE {predicate} ORDER BY id"
         if limit is not None:
@@ -151,7 +153,9 @@ class SqliteStore:
 
     async def _by_vector(self, query: Query, k: int) -> list[Hit]:
         candidates = await self.scan(query.where)
-        return search_entries(candidates, query.model_copy(update={"mode": "vector", "k": k}), self.tier)
+        return search_entries(
+            candidates, query.model_copy(update={"mode": "vector", "k": k}), self.tier
+        )
 
     async def _by_text(self, query: Query, k: int) -> list[Hit]:
         terms = fts_terms(query.require_text())
@@ -167,7 +171,9 @@ class SqliteStore:
         )
         match = " OR ".join(f'"{term}"' for term in terms)
         rows = await self._run(lambda conn: conn.execute(sql, [match, *params, k]).fetchall())
-        return best_first(Hit(entry=_entry(row[:-1]), tier=self.tier, score=row[-1]) for row in rows)
+        return best_first(
+            Hit(entry=_entry(row[:-1]), tier=self.tier, score=row[-1]) for row in rows
+        )
 
     async def close(self) -> None:
         def shut() -> None:

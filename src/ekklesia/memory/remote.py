@@ -35,7 +35,7 @@ def writer_actor(config: TierConfig) -> Any:
     """The tier's writer actor, started if it is not running yet."""
     import ray
 
-    actor = ray.remote(TierWriter).options(  # type: ignore[attr-defined]
+    actor = ray.remote(TierWriter).options(
         name=writer_name(config),
         namespace=NAMESPACE,
         get_if_exists=True,
@@ -63,7 +63,7 @@ class ActorTier:
         self._reader: DurableStore | None = None
 
     @property
-    def tier(self) -> Tier:  # type: ignore[override]
+    def tier(self) -> Tier:
         return self.config.tier
 
     def __getstate__(self) -> dict[str, Any]:
@@ -90,7 +90,10 @@ class ActorTier:
             try:
                 return await getattr(self.writer, method).remote(*args)
             except lost as exc:
-                self._writer = None  # find it again by name: restarted, or started anew
+                if attempt > 0:
+                    # the same handle follows a restarted writer; one that stays dead (its owner
+                    # process ended, or it was stopped) is found again by name, or started anew
+                    self._writer = None
                 if attempt == self.write_retries:
                     raise MemoryUnavailable(
                         f"the {self.tier} writer kept failing ({attempt + 1} tries): {exc}"
@@ -115,7 +118,9 @@ class ActorTier:
     async def search(self, query: Query) -> list[Hit]:
         return await self.reader.search(query)
 
-    async def scan(self, where: Filter | None = None, limit: int | None = None) -> list[MemoryEntry]:
+    async def scan(
+        self, where: Filter | None = None, limit: int | None = None
+    ) -> list[MemoryEntry]:
         return await self.reader.scan(where, limit)
 
     async def count(self, where: Filter | None = None) -> int:

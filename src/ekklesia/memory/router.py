@@ -1,4 +1,4 @@
-"""The router: one memory over four tiers, following a :class:`~ekklesia.memory.policy.MemoryPolicy`.
+"""The router: one memory over four tiers, as a :class:`~ekklesia.memory.policy.MemoryPolicy` says.
 
 Writes are embedded once, then go to the durable tier their kind is routed to (and through the
 hot tier). Searches embed the query once and fan out; a hybrid search fuses the merged vector
@@ -37,7 +37,9 @@ class Router:
         self.clock = clock
         for kind, tier in self.policy.write.routes.items():
             if tier not in self.tiers:
-                raise MemoryConfigError(f"entries of kind {kind!r} are routed to a missing {tier} tier")
+                raise MemoryConfigError(
+                    f"entries of kind {kind!r} are routed to a missing {tier} tier"
+                )
 
     def route(self, entry: MemoryEntry) -> Tier:
         return self.policy.write.routes[entry.kind]
@@ -55,7 +57,9 @@ class Router:
     async def put(self, entries: Sequence[MemoryEntry]) -> list[str]:
         """Embed, route and store ``entries``; return their ids once every tier has them."""
         now = self.clock()
-        ready = [e.model_copy(update={"touched_at": now}) for e in await self._with_vectors(entries)]
+        ready = [
+            e.model_copy(update={"touched_at": now}) for e in await self._with_vectors(entries)
+        ]
         groups: dict[Tier, list[MemoryEntry]] = {}
         for entry in ready:
             groups.setdefault(self.route(entry), []).append(entry)
@@ -152,4 +156,3 @@ class Router:
 
     async def close(self) -> None:
         await asyncio.gather(*(s.close() for s in self.tiers.values()))
-

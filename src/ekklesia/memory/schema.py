@@ -56,7 +56,9 @@ def entries_to_arrow(entries: Sequence[MemoryEntry], dim: int) -> pa.Table:
         "created_at": [e.created_at for e in entries],
         "touched_at": [e.touched_at for e in entries],
     }
-    arrays = [pa.array(columns[f.name], type=f.type) for f in entry_schema(dim) if f.name != "vector"]
+    arrays = [
+        pa.array(columns[f.name], type=f.type) for f in entry_schema(dim) if f.name != "vector"
+    ]
     return pa.Table.from_arrays([*arrays, vectors], schema=entry_schema(dim))
 
 
@@ -70,7 +72,9 @@ def entries_from_arrow(table: pa.Table) -> list[MemoryEntry]:
         dim = column.type.list_size
         vectors = column.values.to_numpy(zero_copy_only=False).reshape(-1, dim)
     out = []
-    columns = {name: table.column(name).to_pylist() for name in table.column_names if name != "vector"}
+    columns = {
+        name: table.column(name).to_pylist() for name in table.column_names if name != "vector"
+    }
     for row in range(table.num_rows):
         out.append(
             MemoryEntry.model_construct(

@@ -25,7 +25,8 @@ __all__ = ["MemoryStore", "fts_terms", "hybrid_depth", "search_entries"]
 class MemoryStore(Protocol):
     """A memory tier. Every method is a coroutine; none blocks the event loop for long."""
 
-    tier: Tier
+    @property
+    def tier(self) -> Tier: ...
 
     async def put(self, entries: Sequence[MemoryEntry]) -> list[str]:
         """Insert or replace ``entries`` by id; return their ids once they are durable."""
@@ -35,7 +36,9 @@ class MemoryStore(Protocol):
         """The best ``query.k`` entries that pass ``query.where``, best first."""
         ...
 
-    async def scan(self, where: Filter | None = None, limit: int | None = None) -> list[MemoryEntry]:
+    async def scan(
+        self, where: Filter | None = None, limit: int | None = None
+    ) -> list[MemoryEntry]:
         """Entries that pass ``where``, in id order."""
         ...
 
@@ -81,13 +84,13 @@ def _by_vector(entries: Sequence[MemoryEntry], query: Query, tier: Tier, k: int)
     matrix: np.ndarray[Any, Any] = np.stack([e.vector for e in with_vectors])  # type: ignore[misc]
     norms = np.linalg.norm(matrix, axis=1) * (np.linalg.norm(target) or 1.0)
     scores = (matrix @ target) / np.where(norms == 0, 1.0, norms)
-    hits = [Hit(entry=e, tier=tier, score=float(s)) for e, s in zip(with_vectors, scores, strict=True)]
+    hits = [
+        Hit(entry=e, tier=tier, score=float(s)) for e, s in zip(with_vectors, scores, strict=True)
+    ]
     return best_first(hits)[:k]
 
 
 def _by_text(entries: Sequence[MemoryEntry], query: Query, tier: Tier, k: int) -> list[Hit]:
     scores = bm25_scores(query.require_text(), [e.text for e in entries])
-    hits = [
-        Hit(entry=e, tier=tier, score=s) for e, s in zip(entries, scores, strict=True) if s > 0
-    ]
+    hits = [Hit(entry=e, tier=tier, score=s) for e, s in zip(entries, scores, strict=True) if s > 0]
     return best_first(hits)[:k]

@@ -120,20 +120,22 @@ class Memory:
             from ekklesia.runtime.ray_support import ensure_ray
 
             ensure_ray()
-        vectors, records, archive = default_tiers(c.root, c.embedder.dim, c.vectors_uri, c.archive_uri)
+        vectors, records, archive = default_tiers(
+            c.root, c.embedder.dim, c.vectors_uri, c.archive_uri
+        )
         tiers: dict[Tier, MemoryStore] = {
             "hot": HotStore(capacity=c.policy.hot.capacity, ttl_s=c.policy.hot.ttl_s)
         }
         embedder: Embedder
         if c.on_ray:
-            tiers.update(vectors=ActorTier(vectors), records=ActorTier(records), archive=ActorTier(archive))
+            tiers["vectors"] = ActorTier(vectors)
+            tiers["records"] = ActorTier(records)
+            tiers["archive"] = ActorTier(archive)
             embedder = PooledEmbedder(c.embedder, replicas=c.embedder_replicas)
         else:
-            tiers.update(
-                vectors=vectors.open(writer=True),
-                records=records.open(writer=True),
-                archive=archive.open(writer=True),
-            )
+            tiers["vectors"] = vectors.open(writer=True)
+            tiers["records"] = records.open(writer=True)
+            tiers["archive"] = archive.open(writer=True)
             embedder = CachedEmbedder(build_embedder(c.embedder))
         return Router(tiers, embedder, c.policy)
 
@@ -249,7 +251,7 @@ class MemoryHandle:
         meta: dict[str, MetaValue] | None = None,
         key: str | None = None,
     ) -> str:
-        """Store ``text`` (an entry with a ``key`` replaces the one with that key); return its id."""
+        """Store ``text`` and return its id; an entry with a ``key`` replaces the last one."""
         chosen = scope or self.memory.config.policy.write.default_scope
         entry = MemoryEntry.new(
             text, scope=self.scope(chosen), kind=kind, source=self.agent, meta=meta, key=key

@@ -120,10 +120,12 @@ class LanceStore:
     def _put(self, data: pa.Table) -> None:
         table = self._open(create=True)
         self._retrying(
-            lambda: table.merge_insert("id")
-            .when_matched_update_all()
-            .when_not_matched_insert_all()
-            .execute(data)
+            lambda: (
+                table.merge_insert("id")
+                .when_matched_update_all()
+                .when_not_matched_insert_all()
+                .execute(data)
+            )
         )
         self._commits += 1
         self._maintain(table)
@@ -136,9 +138,9 @@ class LanceStore:
             self._retrying(lambda: table.create_index("text", config=FTS(), replace=True))
         if self._commits % self.config.optimize_every == 0:
             self._retrying(lambda: table.optimize())
-        if not indices & {"IVF_PQ", "IVF_HNSW_SQ", "IVF_HNSW_PQ", "IVF_FLAT"}:
-            if table.count_rows() >= self.config.ann_min_rows:
-                self.build_ann_index()
+        has_ann = bool(indices & {"IVF_PQ", "IVF_HNSW_SQ", "IVF_HNSW_PQ", "IVF_FLAT"})
+        if not has_ann and table.count_rows() >= self.config.ann_min_rows:
+            self.build_ann_index()
 
     def build_ann_index(self) -> None:
         """Build the ANN index over the vectors now (the writer does it by itself past a size)."""
@@ -232,10 +234,15 @@ class LanceStore:
 
     def _hits(self, result: pa.Table, scores: list[float]) -> list[Hit]:
         entries = entries_from_arrow(result)
-        hits = [Hit(entry=e, tier=self.tier, score=float(s)) for e, s in zip(entries, scores, strict=True)]
+        hits = [
+            Hit(entry=e, tier=self.tier, score=float(s))
+            for e, s in zip(entries, scores, strict=True)
+        ]
         return best_first(hits)
 
-    async def scan(self, where: Filter | None = None, limit: int | None = None) -> list[MemoryEntry]:
+    async def scan(
+        self, where: Filter | None = None, limit: int | None = None
+    ) -> list[MemoryEntry]:
         return await asyncio.to_thread(self._scan, where or Filter(), limit)
 
     def _scan(self, where: Filter, limit: int | None) -> list[MemoryEntry]:
