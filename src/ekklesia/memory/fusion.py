@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from ekklesia.memory.entry import TIERS, Hit
+from ekklesia.memory.text import bm25_scores
 
-__all__ = ["RRF_K", "best_first", "merge_hits", "reciprocal_rank_fusion"]
+__all__ = ["RRF_K", "best_first", "merge_hits", "reciprocal_rank_fusion", "rescore_text"]
 
 RRF_K = 60
 
@@ -34,3 +35,17 @@ def reciprocal_rank_fusion(lists: Sequence[Sequence[Hit]], k: int, rrf_k: int = 
             first.setdefault(hit.entry.id, hit)
     fused = [first[i].model_copy(update={"score": s}) for i, s in scores.items()]
     return best_first(fused)[:k]
+
+
+def rescore_text(query: str, lists: Iterable[Sequence[Hit]], k: int) -> list[Hit]:
+    """Full-text hits from several tiers, scored again by one BM25 over all of them.
+
+    Each tier scores text its own way (LanceDB's index, SQLite's FTS5, BM25 in Python), and a
+    text index's statistics depend on which rows it has indexed yet; scored again together, the
+    hits rank the same however the entries happen to be spread over tiers and index segments.
+    """
+    unique = merge_hits(lists, k=10**9)
+    scores = bm25_scores(query, [h.entry.text for h in unique])
+    return best_first(
+        h.model_copy(update={"score": s}) for h, s in zip(unique, scores, strict=True) if s > 0
+    )[:k]

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from ekklesia.memory.embedder import Embedder
 from ekklesia.memory.entry import Hit, MemoryEntry, Tier
 from ekklesia.memory.errors import MemoryConfigError
-from ekklesia.memory.fusion import merge_hits, reciprocal_rank_fusion
+from ekklesia.memory.fusion import merge_hits, reciprocal_rank_fusion, rescore_text
 from ekklesia.memory.policy import MemoryPolicy
 from ekklesia.memory.query import Filter, Query
 from ekklesia.memory.store import MemoryStore, hybrid_depth
@@ -97,14 +97,22 @@ class Router:
     async def _fan_out(self, query: Query) -> list[Hit]:
         order = [t for t in self.policy.read.tiers if t in self.tiers]
         if self.policy.read.fanout == "all":
-            lists = await asyncio.gather(*(self.tiers[t].search(query) for t in order))
-            return merge_hits(lists, query.k)
+            lists = list(await asyncio.gather(*(self.tiers[t].search(query) for t in order)))
+            return self._merge(query, lists)
+        lists = []
         found: list[Hit] = []
         for tier in order:
-            found = merge_hits([found, await self.tiers[tier].search(query)], query.k)
+            lists.append(await self.tiers[tier].search(query))
+            found = self._merge(query, lists)
             if len(found) == query.k and found[-1].score >= self.policy.read.min_score:
                 break
         return found
+
+    @staticmethod
+    def _merge(query: Query, lists: list[list[Hit]]) -> list[Hit]:
+        if query.mode == "text":
+            return rescore_text(query.text, lists, query.k)
+        return merge_hits(lists, query.k)
 
     async def count(self, where: Filter | None = None) -> dict[Tier, int]:
         counts = await asyncio.gather(*(s.count(where) for s in self.tiers.values()))
