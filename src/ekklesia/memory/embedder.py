@@ -68,7 +68,7 @@ class CachedEmbedder:
                 self._cache.move_to_end(key)
             else:
                 missing.setdefault(key, text)
-        self.hits += len(keys) - sum(1 for k in keys if k in missing)
+        self.hits += len(keys) - len(missing)  # a text repeated within a call is embedded once
         self.misses += len(missing)
         if missing:
             fresh = await self.inner.embed(list(missing.values()))
