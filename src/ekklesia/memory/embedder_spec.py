@@ -20,7 +20,8 @@ class MiniLMSpec(BaseModel):
 
     kind: Literal["minilm"] = "minilm"
     device: str | None = None
-    batch_size: int = Field(default=64, ge=1)
+    #: Small batches pad less; on CPU, 32 chunks of code embed faster than 64.
+    batch_size: int = Field(default=32, ge=1)
 
     @property
     def dim(self) -> int:

@@ -115,7 +115,7 @@ class Indexer:
         embedder: Embedder,
         manifest: Path,
         *,
-        max_chars: int = 2000,
+        max_chars: int = 1000,
         max_file_bytes: int = 64 * 1024 * 1024,
         batch_chunks: int = 1024,
     ) -> None:

@@ -142,6 +142,19 @@ class LanceStore:
         if not has_ann and table.count_rows() >= self.config.ann_min_rows:
             self.build_ann_index()
 
+    def build_indexes(self, ann: bool = True) -> None:
+        """Compact, and build the full-text index and (with ``ann``) the ANN index now.
+
+        For bulk loads through :meth:`append`; the writer does this by itself as it goes.
+        """
+        from lancedb.index import FTS
+
+        table = self._open(create=True)
+        self._retrying(lambda: table.create_index("text", config=FTS(), replace=True))
+        if ann:
+            self.build_ann_index()
+        self._retrying(lambda: table.optimize())
+
     def build_ann_index(self) -> None:
         """Build the ANN index over the vectors now (the writer does it by itself past a size)."""
         table = self._open(create=True)
