@@ -255,6 +255,30 @@ def _latencies(
     return samples, found
 
 
+SWEEP = [(20, 4), (40, 10), (80, 20), (160, 40)]
+
+
+def _sweep(config: Any, queries: list[Any], truth: list[list[str]]) -> list[dict[str, float]]:
+    """Recall@10 and latency of the vector search for each (nprobes, refine_factor) in SWEEP."""
+    rows = []
+    for nprobes, refine in SWEEP:
+        reader = config.model_copy(update={"nprobes": nprobes, "refine_factor": refine}).open()
+        _latencies(reader, queries[:3])
+        samples, found = _latencies(reader, queries, rounds=2)
+        p50, p95 = _percentiles(samples)
+        recall = _recall(found[: len(queries)], truth)
+        rows.append(
+            {"nprobes": nprobes, "refine": refine, "recall": recall, "p50": p50, "p95": p95}
+        )
+    print("\n| nprobes | refine factor | recall@10 | p50 ms | p95 ms |\n|---|---|---|---|---|")
+    for row in rows:
+        print(
+            f"| {row['nprobes']} | {row['refine']} | {row['recall']:.3f} | {row['p50']:.1f} "
+            f"| {row['p95']:.1f} |"
+        )
+    return rows
+
+
 def bench_search(rows: int, source_chunks: int, nprobes: int, refine: int) -> dict[str, Any]:
     from ekklesia.memory.chunking import chunk_file
     from ekklesia.memory.minilm import MiniLMEmbedder
@@ -307,24 +331,21 @@ def bench_search(rows: int, source_chunks: int, nprobes: int, refine: int) -> di
             for q, v in zip(QUESTIONS, query_vectors, strict=True)
         ]
         _latencies(reader, queries[:3])  # warm the caches
-        samples, found = _latencies(reader, queries, rounds=10)
+        samples, _ = _latencies(reader, queries, rounds=10)
         p50, p95 = _percentiles(samples)
         figures[mode] = {"p50_ms": p50, "p95_ms": p95, "queries": len(samples)}
         lines.append(f"| {mode} | {p50:.1f} | {p95:.1f} | {len(samples)} |")
-        if mode == "vector":
-            truth = _exact_top(vectors, query_vectors, 10)
-            figures["recall_at_10"] = _recall(
-                found[: len(QUESTIONS)], [[ids[i] for i in t] for t in truth]
-            )
     print("\n".join(lines))
-    print(f"\nrecall@10 of the ANN index against exact search: {figures['recall_at_10']:.3f}")
+    truth = [[ids[i] for i in t] for t in _exact_top(vectors, query_vectors, 10)]
+    vector_queries = [Query(vector=v, k=10, mode="vector") for v in query_vectors]
+    figures["sweep"] = _sweep(config, vector_queries, truth)
     return figures
 
 
 # -- ANN at 1M vectors --------------------------------------------------------------------------
 
 
-def bench_ann(rows: int, dim: int, nprobes: int, refine: int, index_type: str) -> dict[str, Any]:
+def bench_ann(rows: int, dim: int, index_type: str) -> dict[str, Any]:
     from ekklesia.memory.query import Query
     from ekklesia.memory.vectors import VectorTierConfig
 
@@ -342,8 +363,6 @@ def bench_ann(rows: int, dim: int, nprobes: int, refine: int, index_type: str) -
         uri=uri,
         table="vectors",
         dim=dim,
-        nprobes=nprobes,
-        refine_factor=refine,
         ann_index=index_type,  # type: ignore[arg-type]
         ann_min_rows=256,
     )
@@ -359,32 +378,18 @@ def bench_ann(rows: int, dim: int, nprobes: int, refine: int, index_type: str) -
     queries = _unit(
         centers[rng.integers(0, len(centers), 100)] + rng.normal(0, 0.6 / np.sqrt(dim), (100, dim))
     )
-    reader = config.open()
     batch = [Query(vector=q, k=10, mode="vector") for q in queries]
-    _latencies(reader, batch[:5])
-    samples, found = _latencies(reader, batch, rounds=2)
-    truth = _exact_top(vectors, queries, 10)
-    recall = _recall(found[: len(batch)], [[ids[i] for i in t] for t in truth])
-    p50, p95 = _percentiles(samples)
-    figures = {
+    truth = [[ids[i] for i in t] for t in _exact_top(vectors, queries, 10)]
+    print(f"{rows:,} vectors x {dim}, {index_type}:", end=" ")
+    print(f"loaded in {load_s:.0f}s, indexed in {index_s:.0f}s")
+    return {
         "rows": rows,
         "dim": dim,
         "index": index_type,
-        "nprobes": nprobes,
-        "refine_factor": refine,
         "load_s": load_s,
         "index_s": index_s,
-        "p50_ms": p50,
-        "p95_ms": p95,
-        "queries": len(samples),
-        "recall_at_10": recall,
+        "sweep": _sweep(config, batch, truth),
     }
-    print(
-        "| vectors | index | build s | p50 ms | p95 ms | recall@10 |\n|---|---|---|---|---|---|\n"
-        f"| {rows:,} x {dim} | {index_type}, nprobes {nprobes}, refine {refine} | {index_s:.0f} | "
-        f"{p50:.1f} | {p95:.1f} | {recall:.3f} |"
-    )
-    return figures
 
 
 def main() -> None:
@@ -403,8 +408,6 @@ def main() -> None:
     ann = parts.add_parser("ann")
     ann.add_argument("--rows", type=int, default=1_000_000)
     ann.add_argument("--dim", type=int, default=384)
-    ann.add_argument("--nprobes", type=int, default=20)
-    ann.add_argument("--refine", type=int, default=4)
     ann.add_argument("--index", default="IVF_HNSW_SQ", choices=["IVF_HNSW_SQ", "IVF_PQ"])
     args = parser.parse_args()
     if args.part == "index":
@@ -412,7 +415,7 @@ def main() -> None:
     elif args.part == "search":
         figures = bench_search(args.rows, args.source_chunks, args.nprobes, args.refine)
     else:
-        figures = bench_ann(args.rows, args.dim, args.nprobes, args.refine, args.index)
+        figures = bench_ann(args.rows, args.dim, args.index)
     _save(args.part, figures)
     print(f"\n{_machine()}")
 

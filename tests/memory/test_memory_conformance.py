@@ -77,6 +77,9 @@ FACTORIES: dict[str, Callable[[Path], Any]] = {
     "vectors": lambda tmp: _config("vectors", tmp).open(writer=True),
     "records": lambda tmp: _config("records", tmp).open(writer=True),
     "archive": lambda tmp: _config("archive", tmp).open(writer=True),
+    # object-store URIs: LanceDB's in-memory store and Arrow's mock filesystem
+    "vectors-uri": lambda tmp: VectorTierConfig(uri=f"memory://{tmp.name}").open(writer=True),
+    "archive-uri": lambda tmp: ArchiveTierConfig(uri=f"mock:///{tmp.name}").open(writer=True),
     "vectors-actor": lambda tmp: ActorTier(_config("vectors", tmp)),
     "records-actor": lambda tmp: ActorTier(_config("records", tmp)),
     "archive-actor": lambda tmp: ActorTier(_config("archive", tmp)),

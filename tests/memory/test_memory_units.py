@@ -14,14 +14,17 @@ from ekklesia.memory import (
     Filter,
     Hit,
     HotStore,
+    LanceStore,
     MemoryConfigError,
     MemoryEntry,
     Query,
     Scope,
+    VectorTierConfig,
 )
 from ekklesia.memory.chunking import chunk_file
 from ekklesia.memory.fusion import reciprocal_rank_fusion, rescore_text
 from ekklesia.memory.text import tokenize
+from ekklesia.memory.vectors import is_commit_conflict
 
 
 def test_scopes_parse_and_refuse_nonsense() -> None:
@@ -135,3 +138,29 @@ def test_the_package_exports_what_it_says() -> None:
     assert {"Memory", "MemoryStore", "Router", "Embedder", "HotStore", "LanceStore"} <= set(
         memory_pkg.__all__
     )
+
+
+def test_commit_conflicts_are_recognised() -> None:
+    assert is_commit_conflict(RuntimeError("Commit conflict for version 7: concurrent delete"))
+    assert is_commit_conflict(OSError("Retryable commit conflict"))
+    assert not is_commit_conflict(ValueError("no such column: vector"))
+
+
+async def test_two_writers_on_one_table_both_land(tmp_path: Path) -> None:
+    """Two writers (as after a writer actor was started twice) upsert and delete concurrently."""
+    import asyncio
+
+    config = VectorTierConfig(uri=str(tmp_path / "v"), dim=2)
+    first, second = config.open(writer=True), config.open(writer=True)
+    await first.put([_entry("seed", [1, 0])])
+
+    async def write(store: LanceStore, name: str) -> None:
+        for i in range(15):
+            await store.put([_entry(f"{name} {i}", [1, float(i)])])
+            if i % 3 == 0:
+                await store.delete(Filter(ids=(MemoryEntry.new(f"{name} {i}").id,)))
+
+    await asyncio.gather(write(first, "left"), write(second, "right"))
+    texts = {e.text for e in await config.open().scan()}
+    expected = {"seed"} | {f"{n} {i}" for n in ("left", "right") for i in range(15) if i % 3}
+    assert texts == expected

@@ -80,6 +80,7 @@ class ParquetStore:
     def _write(self, name: str, table: pa.Table) -> None:
         path = f"{self._base}/{name}"
         if not self._local:
+            self._fs.create_dir(self._base, recursive=True)  # a no-op on object stores
             with self._fs.open_output_stream(path) as out:
                 pq.write_table(table, out)
             return
