@@ -18,8 +18,15 @@ def solvers(n: int = 3, max_tokens: int = 512, **sim: Any) -> list[ek.Agent]:
 
 def test_the_readme_example_runs() -> None:
     swarm = ek.Swarm(
-        agents=[ek.Agent(f"a{i}", role="solver", model=ek.SimulatedModel(skill=0.67)) for i in range(3)],
-        graph="complete", rounds=2, aggregate="majority", seed=0, budget=ek.Budget(max_usd=1.0))
+        agents=[
+            ek.Agent(f"a{i}", role="solver", model=ek.SimulatedModel(skill=0.67)) for i in range(3)
+        ],
+        graph="complete",
+        rounds=2,
+        aggregate="majority",
+        seed=0,
+        budget=ek.Budget(max_usd=1.0),
+    )
     with swarm:
         result = swarm.run(ek.tasks.arithmetic(n=1, seed=0)[0])
     assert result.expected == "246"
@@ -34,10 +41,19 @@ def test_same_spec_and_seed_give_the_same_timeline_wherever_agents_are_placed() 
     task = ek.tasks.arithmetic(n=3, seed=4)[2]
     prints = []
     for placement in ("per_agent", "per_agent", "single", 2):
-        with ek.Swarm(solvers(5, skill=0.5), graph="ring", rounds=3, seed=11, placement=placement, stop_on_consensus=False) as swarm:
+        with ek.Swarm(
+            solvers(5, skill=0.5),
+            graph="ring",
+            rounds=3,
+            seed=11,
+            placement=placement,
+            stop_on_consensus=False,
+        ) as swarm:
             prints.append(swarm.run(task).timeline.fingerprint())
     assert all(p == prints[0] for p in prints[1:])
-    with ek.Swarm(solvers(5, skill=0.5), graph="ring", rounds=3, seed=12, stop_on_consensus=False) as swarm:
+    with ek.Swarm(
+        solvers(5, skill=0.5), graph="ring", rounds=3, seed=12, stop_on_consensus=False
+    ) as swarm:
         assert swarm.run(task).timeline.fingerprint() != prints[0]
 
 
@@ -54,7 +70,12 @@ def test_consensus_stops_early_and_max_rounds_otherwise() -> None:
     task = ek.Task.of("What is 2+2?", "4")
     with ek.Swarm(solvers(3, skill=1.0), rounds=3) as swarm:
         result = swarm.run(task)
-    assert (result.stop_reason, result.rounds, result.answer, result.correct) == ("consensus", 1, "4", True)
+    assert (result.stop_reason, result.rounds, result.answer, result.correct) == (
+        "consensus",
+        1,
+        "4",
+        True,
+    )
     with ek.Swarm(solvers(3, skill=1.0), rounds=3, stop_on_consensus=False) as swarm:
         assert swarm.run(task).rounds == 3
 
@@ -79,7 +100,12 @@ def test_a_budget_stops_the_run_cleanly_with_its_timeline_intact() -> None:
         assert stopped_midway >= 2
     with ek.Swarm(solvers(3), budget=ek.Budget(max_tokens=10)) as swarm:
         nothing = swarm.run(task)
-    assert (nothing.stop_reason, nothing.rounds, nothing.answer, nothing.correct) == ("budget", 0, None, False)
+    assert (nothing.stop_reason, nothing.rounds, nothing.answer, nothing.correct) == (
+        "budget",
+        0,
+        None,
+        False,
+    )
 
 
 def test_calls_beyond_an_agents_allowance_are_refused_and_recorded() -> None:
@@ -87,7 +113,13 @@ def test_calls_beyond_an_agents_allowance_are_refused_and_recorded() -> None:
         async def step(self, inbox: Any, ctx: ek.StepContext) -> list[ek.Utterance]:
             replies = []
             for _ in range(3):  # the round reserved room for one call only
-                replies.append(await ctx.complete(ek.LLMRequest(messages=(ek.ChatTurn(role="user", content="hi " * 50),), max_tokens=400)))
+                replies.append(
+                    await ctx.complete(
+                        ek.LLMRequest(
+                            messages=(ek.ChatTurn(role="user", content="hi " * 50),), max_tokens=400
+                        )
+                    )
+                )
             return [ek.Utterance(content=replies[0].text, answer="1")]
 
     agent = Chatty("chatty", model=ek.SimulatedModel(), max_tokens=400)
@@ -108,7 +140,11 @@ def test_failures_of_models_and_agents_are_recorded_and_the_run_goes_on() -> Non
         async def step(self, inbox: Any, ctx: ek.StepContext) -> list[ek.Utterance]:
             raise KeyError("oops")
 
-    agents = [ek.Agent("a0", model=ek.FunctionModel(flaky)), ek.Agent("a1", model=ek.FunctionModel(flaky)), Buggy("a2")]
+    agents = [
+        ek.Agent("a0", model=ek.FunctionModel(flaky)),
+        ek.Agent("a1", model=ek.FunctionModel(flaky)),
+        Buggy("a2"),
+    ]
     with ek.Swarm(agents, rounds=2) as swarm:
         result = swarm.run(ek.Task.of("2+2?", "4"))
     failed = {e.agent: e.error for e in result.timeline.of_kind(AgentFailed)}
@@ -129,7 +165,11 @@ def test_judge_and_confidence_aggregation() -> None:
     assert calls.count("judge") == 1
 
     def sure(request: ek.LLMRequest) -> str:
-        return "Answer: 42\nConfidence: 0.95" if request.agent == "a0" else "Answer: 41\nConfidence: 0.2"
+        return (
+            "Answer: 42\nConfidence: 0.95"
+            if request.agent == "a0"
+            else "Answer: 41\nConfidence: 0.2"
+        )
 
     agents = [ek.Agent(f"a{i}", model=ek.FunctionModel(sure)) for i in range(3)]
     with ek.Swarm(agents, rounds=1, aggregate="confidence") as swarm:
@@ -174,9 +214,13 @@ def test_replay_reproduces_a_run_without_model_calls_and_detects_tampering() -> 
     assert calls == 0
 
     timeline = ek.Timeline.load(result.run_id)
-    i = next(i for i, e in enumerate(timeline.events) if isinstance(e, ModelCalled) and e.round == 1)
+    i = next(
+        i for i, e in enumerate(timeline.events) if isinstance(e, ModelCalled) and e.round == 1
+    )
     event = timeline.events[i]
-    timeline.events[i] = event.model_copy(update={"response": event.response.model_copy(update={"text": "Answer: 9"})})
+    timeline.events[i] = event.model_copy(
+        update={"response": event.response.model_copy(update={"text": "Answer: 9"})}
+    )
     timeline.write()
     tampered = ek.replay(result.run_id)
     assert not tampered.identical and tampered.first_difference is not None

@@ -36,7 +36,7 @@ def test_function_model_turns_exceptions_into_failed_calls() -> None:
 
 @pytest.mark.parametrize(
     ("spec", "skill", "conformity"),
-    [("sim", 0.67, 0.5), ("sim:skill=0.9", 0.9, 0.5), ("sim:skill=0.2,conformity=1", 0.2, 1.0)],
+    [("sim", 0.67, 0.3), ("sim:skill=0.9", 0.9, 0.3), ("sim:skill=0.2,conformity=1", 0.2, 1.0)],
 )
 def test_sim_specs(spec: str, skill: float, conformity: float) -> None:
     model = ek.model_from_spec(spec)
@@ -75,7 +75,9 @@ def test_price_lookup_accepts_provider_bare_and_catalog_names() -> None:
 
 def test_user_price_file_overrides_and_bad_file_is_an_error(tmp_path: Path) -> None:
     path = tmp_path / "prices.json"
-    path.write_text(json.dumps({"version": "mine", "models": {"acme/m1": {"input": 1, "output": 2}}}))
+    path.write_text(
+        json.dumps({"version": "mine", "models": {"acme/m1": {"input": 1, "output": 2}}})
+    )
     table = ek.default_prices().merged(ek.PriceTable.from_file(path))
     assert table.cost("acme/m1", 1_000_000, 1_000_000) == pytest.approx(3.0)
     assert table.lookup("gpt-4o") is not None

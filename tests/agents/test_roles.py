@@ -23,7 +23,15 @@ def test_parse_answer(text: str, answer: str | None, confidence: float | None) -
 
 def test_builtin_roles_exist_and_judge_does_not_debate() -> None:
     names = {r.name for r in roles()}
-    assert {"planner", "coder", "reviewer", "fact_checker", "bi_analyst", "judge", "solver"} <= names
+    assert {
+        "planner",
+        "coder",
+        "reviewer",
+        "fact_checker",
+        "bi_analyst",
+        "judge",
+        "solver",
+    } <= names
     assert not get_role("judge").debates
     assert get_role("solver").debates
 

@@ -10,7 +10,9 @@ from ekklesia.agents.simulated import stable_seed
 PROMPT = "What is the result of 12+15*21+0-3*27? Make sure to state your answer at the end."
 
 
-def request(seed: int, *, expected: str = "246", own: str | None = None, heard: tuple[str, ...] = ()):
+def request(
+    seed: int, *, expected: str = "246", own: str | None = None, heard: tuple[str, ...] = ()
+):
     return LLMRequest(
         messages=(ChatTurn(role="system", content="solve"), ChatTurn(role="user", content=PROMPT)),
         seed=seed,
@@ -30,12 +32,18 @@ def test_same_seed_same_response_and_different_seeds_differ() -> None:
 
 
 def test_skill_is_the_probability_of_a_right_first_answer() -> None:
-    model = ek.SimulatedModel(skill=0.67)
+    model = ek.SimulatedModel(skill=0.67, correlation=0.0)
     answers = [parse_answer(complete(model, request(s)).text)[0] for s in range(2000)]
     share = sum(a == "246" for a in answers) / len(answers)
     assert 0.63 < share < 0.71
-    assert all(parse_answer(complete(ek.SimulatedModel(skill=1.0), request(s)).text)[0] == "246" for s in range(50))
-    assert all(parse_answer(complete(ek.SimulatedModel(skill=0.0), request(s)).text)[0] != "246" for s in range(50))
+    assert all(
+        parse_answer(complete(ek.SimulatedModel(skill=1.0), request(s)).text)[0] == "246"
+        for s in range(50)
+    )
+    assert all(
+        parse_answer(complete(ek.SimulatedModel(skill=0.0), request(s)).text)[0] != "246"
+        for s in range(50)
+    )
 
 
 def test_wrong_answers_follow_from_the_work_shown() -> None:
@@ -84,4 +92,30 @@ def test_bad_parameters_are_rejected(kwargs: dict[str, float]) -> None:
 
 def test_stable_seed_is_stable() -> None:
     assert stable_seed(0, "a", 1) == stable_seed(0, "a", 1)
-    assert stable_seed(0, "a", 1) == 2994419644724811997  # pinned: a change here changes every timeline
+    assert (
+        stable_seed(0, "a", 1) == 2994419644724811997
+    )  # pinned: a change here changes every timeline
+
+
+def test_correlation_makes_agents_fail_together() -> None:
+    def wrong_share_together(correlation: float) -> float:
+        model = ek.SimulatedModel(skill=0.6, correlation=correlation)
+        both_wrong = 0
+        for t in range(300):
+            answers = [
+                parse_answer(
+                    complete(
+                        model,
+                        request(stable_seed(t, agent)).model_copy(
+                            update={"hints": SimHints(task_id=f"t{t}", expected="246")}
+                        ),
+                    ).text
+                )[0]
+                for agent in ("a", "b")
+            ]
+            both_wrong += all(a != "246" for a in answers)
+        return both_wrong / 300
+
+    independent, correlated = wrong_share_together(0.0), wrong_share_together(0.8)
+    assert 0.1 < independent < 0.22  # about 0.4 * 0.4
+    assert correlated > independent + 0.1

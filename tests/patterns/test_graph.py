@@ -13,8 +13,20 @@ def edges(topology: str, names: list[str] = NAMES) -> set[tuple[str, str]]:
 
 def test_topologies() -> None:
     assert len(edges("complete")) == 20
-    assert edges("ring") >= {("a", "b"), ("b", "a"), ("e", "a"), ("a", "e")} and len(edges("ring")) == 10
-    assert edges("chain") == {("a", "b"), ("b", "a"), ("b", "c"), ("c", "b"), ("c", "d"), ("d", "c"), ("d", "e"), ("e", "d")}
+    assert (
+        edges("ring") >= {("a", "b"), ("b", "a"), ("e", "a"), ("a", "e")}
+        and len(edges("ring")) == 10
+    )
+    assert edges("chain") == {
+        ("a", "b"),
+        ("b", "a"),
+        ("b", "c"),
+        ("c", "b"),
+        ("c", "d"),
+        ("d", "c"),
+        ("d", "e"),
+        ("e", "d"),
+    }
     assert edges("star") == {(h, x) for x in "bcde" for h in "a"} | {(x, "a") for x in "bcde"}
     tree = build_graph("tree", NAMES)
     assert set(tree.successors("a")) == {"b", "c"} and set(tree.successors("b")) == {"a", "d", "e"}
@@ -24,7 +36,9 @@ def test_topologies() -> None:
 def test_random_topology_is_seeded() -> None:
     g1 = build_graph("random:0.5", NAMES * 1, seed=1)
     assert set(g1.edges) == set(build_graph("random:0.5", NAMES, seed=1).edges)
-    assert set(build_graph("random:0.5:9", NAMES, seed=1).edges) == set(build_graph("random:0.5:9", NAMES, seed=2).edges)
+    assert set(build_graph("random:0.5:9", NAMES, seed=1).edges) == set(
+        build_graph("random:0.5:9", NAMES, seed=2).edges
+    )
     assert len(edges("random:1.0")) == 20
 
 

@@ -43,9 +43,9 @@ def test_a_killed_host_is_restarted_and_the_run_resumes_from_the_last_round() ->
 
 
 def test_past_its_restart_allowance_a_run_fails_cleanly_with_its_timeline() -> None:
-    with swarm(max_restarts=0, placement="single") as target:
-        with pytest.raises(ek.HostFailure, match="host-0 died in round 1"):
-            asyncio.run(target.arun(TASK, on_event=kill_host_of(target, "a0", in_round=1)))
+    target = swarm(max_restarts=0, placement="single")
+    with target, pytest.raises(ek.HostFailure, match="host-0 died in round 1"):
+        asyncio.run(target.arun(TASK, on_event=kill_host_of(target, "a0", in_round=1)))
     [run_id] = ek.Timeline.list_runs()
     timeline = ek.Timeline.load(run_id)
     assert timeline.events[-1].kind == "run_error"

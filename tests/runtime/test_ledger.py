@@ -28,7 +28,9 @@ def test_no_budget_means_no_limit_and_unknown_costs_reserve_no_dollars() -> None
     assert capped.reserve(None, 10) is not None
 
 
-@pytest.mark.parametrize("kwargs", [{"max_usd": 0}, {"max_usd": -1}, {"max_tokens": 0}, {"max_usd": float("inf")}])
+@pytest.mark.parametrize(
+    "kwargs", [{"max_usd": 0}, {"max_usd": -1}, {"max_tokens": 0}, {"max_usd": float("inf")}]
+)
 def test_bad_budgets(kwargs: dict[str, float]) -> None:
     with pytest.raises((ek.SpecError, ValueError)):
         ek.Budget(**kwargs)

@@ -9,7 +9,7 @@ def test_small_swarms_get_a_host_per_agent_and_large_ones_k_hosts() -> None:
     assert place(["b", "a"]) == {"host-a": ["a"], "host-b": ["b"]}
     names = [f"n{i:02d}" for i in range(40)]
     placement = place(names, cpus=2)
-    assert len(placement) == 2 and sorted(sum(placement.values(), [])) == names
+    assert len(placement) == 2 and sorted(n for names in placement.values() for n in names) == names
     assert place(names, "single") == {"host-0": names}
 
 

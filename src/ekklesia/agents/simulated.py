@@ -2,10 +2,23 @@
 
 ``skill`` is the probability that a first answer is right. In later rounds, with probability
 ``conformity`` the model moves to the plurality of what it heard (its own last answer counted);
-otherwise it works the problem again, right with probability ``skill``. Wrong answers are plausible:
-for arithmetic the model writes out its steps and slips in one of them, so the wrong total follows
-from the work shown. Token counts follow the text and the call is priced as ``price_as`` from the
-price table.
+otherwise it works the problem again from the start, right with probability ``skill``. An agent
+that hears only its own answer repeated keeps it. Wrong answers are plausible: for arithmetic the
+model writes out its steps and slips in one of them, so the wrong total follows from the work
+shown.
+
+``correlation`` makes copies of one model fail together, as real ones do: each task gets a
+difficulty shared by every agent using this model (its chance of being right is drawn from a Beta
+distribution with mean ``skill`` and intra-class correlation ``correlation``), and with probability
+``correlation`` a wrong answer is the task's common slip rather than the agent's own. At 0 the
+agents err independently; at 1 they all answer alike. A fresh derivation prompted by disagreement
+is free of that shared difficulty — which is how debate can beat a majority of independent runs.
+
+The defaults (``conformity=0.3``, ``correlation=0.5``) reproduce, at ``skill=0.67``, the figures
+Du et al. report for gpt-3.5 on their arithmetic task: single agent, majority of three, and debate
+(see ``benchmarks/README.md``).
+
+Token counts follow the text and the call is priced as ``price_as`` from the price table.
 """
 
 from __future__ import annotations
@@ -37,20 +50,23 @@ class SimulatedModel(Model):
     def __init__(
         self,
         skill: float = 0.67,
-        conformity: float = 0.5,
+        conformity: float = 0.3,
         *,
+        correlation: float = 0.5,
         seed: int = 0,
         latency_s: float = 0.0,
         price_as: str = "openai/gpt-4o-mini",
         prices: PriceTable | None = None,
     ) -> None:
-        for label, value in (("skill", skill), ("conformity", conformity)):
+        checks = (("skill", skill), ("conformity", conformity), ("correlation", correlation))
+        for label, value in checks:
             if not 0.0 <= value <= 1.0:
                 raise SpecError(f"SimulatedModel {label} must be within [0, 1], got {value}")
         if latency_s < 0:
             raise SpecError(f"SimulatedModel latency_s must be >= 0, got {latency_s}")
         self.skill = skill
         self.conformity = conformity
+        self.correlation = correlation
         self.seed = seed
         self.latency_s = latency_s
         self.price_as = price_as
@@ -58,7 +74,11 @@ class SimulatedModel(Model):
         self.name = "sim"
 
     def spec(self) -> str:
-        parts = [f"skill={self.skill:g}", f"conformity={self.conformity:g}"]
+        parts = [
+            f"skill={self.skill:g}",
+            f"conformity={self.conformity:g}",
+            f"correlation={self.correlation:g}",
+        ]
         if self.seed:
             parts.append(f"seed={self.seed}")
         if self.latency_s:
@@ -93,6 +113,10 @@ class SimulatedModel(Model):
             finish_reason=finish,
         )
 
+    def _task_skill(self, task_seed: int) -> float:
+        """This model's chance of being right on one task (shared by all agents using it)."""
+        return _beta_mean_icc(random.Random(task_seed), self.skill, self.correlation)
+
     # -- writing an answer -------------------------------------------------------------------
 
     def _write(self, request: LLMRequest, rng: random.Random) -> str:
@@ -102,26 +126,48 @@ class SimulatedModel(Model):
         heard = list(hints.heard_answers) if hints else []
         own = hints.own_answer if hints else None
 
+        fresh_look = False
         if heard or own is not None:
             pool = ([own] if own is not None else []) + heard
+            if own is not None and all(a == own for a in heard):
+                lead = f"The other agents reached {own} as I did; I am confident in it."
+                return _finish(lead, own, rng, correct=own == expected)
             if rng.random() < self.conformity:
                 answer = _plurality(pool, own)
                 agree = sum(1 for a in pool if a == answer)
-                lead = (
-                    f"I have read the other agents' solutions. {agree} of the {len(pool)} answers "
-                    f"(mine included) give {answer}, and on checking their reasoning I agree."
-                )
+                if agree == 1:
+                    lead = f"The answers all differ; after checking my steps again I keep {answer}."
+                else:
+                    lead = (
+                        f"I have read the other agents' solutions. {agree} of the {len(pool)} "
+                        f"answers (mine included) give {answer}, and their reasoning holds up."
+                    )
                 return _finish(lead, answer, rng, correct=answer == expected)
-            lead = "I reviewed the other agents' answers and worked the problem again myself."
+            lead = "The agents disagree, so I worked the problem again from the start."
+            fresh_look = True
         else:
             lead = "Let me work through this step by step."
 
-        correct = expected is not None and rng.random() < self.skill
+        task_seed = stable_seed("sim-task", self.seed, hints.task_id if hints else "")
+        # Disagreement prompts a fresh derivation, free of the task's shared difficulty.
+        chance = self.skill if fresh_look else self._task_skill(task_seed)
+        correct = expected is not None and rng.random() < chance
+        shared = not fresh_look and rng.random() < self.correlation
+        slip_rng = random.Random(task_seed + 1) if shared else rng
         if expression is not None:
-            work, answer = _arithmetic_work(expression.group(1), correct, rng)
+            work, answer = _arithmetic_work(expression.group(1), correct, slip_rng)
             return _finish(f"{lead}\n{work}", answer, rng, correct=correct)
-        answer = expected if correct and expected is not None else _wrong(expected, hints, rng)
+        answer = expected if correct and expected is not None else _wrong(expected, hints, slip_rng)
         return _finish(lead, answer, rng, correct=correct)
+
+
+def _beta_mean_icc(rng: random.Random, mean: float, icc: float) -> float:
+    if icc <= 0.0 or mean in (0.0, 1.0):
+        return mean
+    if icc >= 1.0:
+        return 1.0 if rng.random() < mean else 0.0
+    concentration = (1.0 - icc) / icc
+    return rng.betavariate(mean * concentration, (1.0 - mean) * concentration)
 
 
 def _task_text(request: LLMRequest) -> str:

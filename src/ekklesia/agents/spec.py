@@ -46,7 +46,12 @@ def parse_options(text: str, *, spec: str) -> dict[str, str]:
 def _simulated(rest: str) -> Model:
     spec = f"sim:{rest}" if rest else "sim"
     options = parse_options(rest, spec=spec)
-    floats = {"skill": "skill", "conformity": "conformity", "latency": "latency_s"}
+    floats = {
+        "skill": "skill",
+        "conformity": "conformity",
+        "correlation": "correlation",
+        "latency": "latency_s",
+    }
     kwargs: dict[str, object] = {}
     for key, value in options.items():
         try:

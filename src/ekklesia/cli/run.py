@@ -61,6 +61,7 @@ def run(
                 skill=chosen.skill if skill is None else skill,
                 conformity=chosen.conformity if conformity is None else conformity,
                 seed=chosen.seed,
+                correlation=chosen.correlation,
                 latency_s=chosen.latency_s,
                 price_as=chosen.price_as,
             )
@@ -127,7 +128,9 @@ def _report(results: list[RunResult], as_json: bool) -> None:
         }
         typer.echo(json.dumps(payload))
         return
-    render_transcript(results[0].timeline)
+    # show a task the agents actually debated, if there is one
+    shown = next((r for r in results if r.rounds > 1), results[0])
+    render_transcript(shown.timeline)
     console.rule("totals")
     if accuracy is not None:
         right = sum(bool(r.correct) for r in scored)
@@ -144,7 +147,7 @@ def _report(results: list[RunResult], as_json: bool) -> None:
         f"cost      ${usage.usd:.4f}"
         + (f" (+{usage.unpriced_calls} unpriced calls)" if usage.unpriced_calls else "")
     )
-    console.print(f"timelines {timeline_dir()}  (ekklesia timeline show {results[0].run_id})")
+    console.print(f"timelines {timeline_dir()}  (ekklesia timeline show {shown.run_id})")
 
 
 def register(app: typer.Typer) -> None:
