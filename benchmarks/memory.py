@@ -255,7 +255,7 @@ def _latencies(
     return samples, found
 
 
-SWEEP = [(20, 4), (40, 10), (80, 20), (160, 40)]
+SWEEP = [(20, 4), (40, 10), (80, 20), (120, 30), (160, 40)]
 
 
 def _sweep(config: Any, queries: list[Any], truth: list[list[str]]) -> list[dict[str, float]]:
@@ -393,6 +393,8 @@ def bench_ann(rows: int, dim: int, index_type: str) -> dict[str, Any]:
 
 
 def main() -> None:
+    from ekklesia.memory.vectors import VectorTierConfig
+
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
@@ -403,8 +405,12 @@ def main() -> None:
     search = parts.add_parser("search")
     search.add_argument("--rows", type=int, default=100_000)
     search.add_argument("--source-chunks", type=int, default=2000)
-    search.add_argument("--nprobes", type=int, default=20)
-    search.add_argument("--refine", type=int, default=4)
+    search.add_argument(
+        "--nprobes", type=int, default=VectorTierConfig.model_fields["nprobes"].default
+    )
+    search.add_argument(
+        "--refine", type=int, default=VectorTierConfig.model_fields["refine_factor"].default
+    )
     ann = parts.add_parser("ann")
     ann.add_argument("--rows", type=int, default=1_000_000)
     ann.add_argument("--dim", type=int, default=384)

@@ -42,8 +42,8 @@ class VectorTierConfig(BaseModel):
     storage_options: dict[str, str] = Field(default_factory=dict)
     ann_min_rows: int = Field(default=100_000, ge=256)
     ann_index: Literal["IVF_PQ", "IVF_HNSW_SQ"] = "IVF_HNSW_SQ"
-    nprobes: int = Field(default=80, ge=1)
-    refine_factor: int = Field(default=20, ge=1)
+    nprobes: int = Field(default=120, ge=1)
+    refine_factor: int = Field(default=30, ge=1)
     optimize_every: int = Field(default=64, ge=1)
     conflict_retries: int = Field(default=8, ge=0)
 
