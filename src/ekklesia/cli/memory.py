@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import textwrap
 from pathlib import Path
 from typing import Annotated
 
@@ -103,7 +104,7 @@ def search(
             f"[bold]{rank}.[/] {escape(where)}[cyan]{escape(str(label))}[/]  "
             f"[dim]score {hit.score:.4f} ({hit.tier})[/]"
         )
-        for line in hit.text.strip().splitlines()[:4]:
+        for line in textwrap.dedent(hit.text).strip("\n").splitlines()[:4]:
             console.print(f"    {escape(line)}")
 
 
