@@ -134,3 +134,23 @@ async def test_memory_pickles_small_and_works_in_another_process(memory: Memory)
     hits = await memory.recall("who wrote this", where=Filter(scopes=("session:s1",)))
     assert hits and hits[0].tier == "vectors"  # not from this process's hot tier: it was not here
     assert [h.id for h in hits] == [entry_id]
+
+
+async def test_writes_demote_old_entries_by_policy(pooled: PooledEmbedder, tmp_path: Path) -> None:
+    policy = MemoryPolicy.model_validate({"demotion": {"after_s": 500.0, "check_every_s": 600.0}})
+    memory = Memory("auto", root=tmp_path / "auto", policy=policy)
+    try:
+        clock = [1_000_000.0]
+        memory.router.clock = lambda: clock[0]
+        await memory.remember("An old note about tides.")
+        clock[0] += 300  # the first write set the next check 600 s out
+        await memory.remember("A newer note about winds.")
+        assert (await memory.counts())["archive"] == 0
+        clock[0] += 400  # the check is due: the tide note (700 s old) goes, the wind note stays
+        await memory.remember("The newest note, about clouds.")
+        counts = await memory.counts()
+        assert (counts["vectors"], counts["archive"]) == (2, 1)
+        hits = await memory.recall("tides", k=1, mode="text")
+        assert hits[0].tier == "archive"
+    finally:
+        memory.close()

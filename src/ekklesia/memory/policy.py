@@ -69,13 +69,18 @@ class ReadPolicy(BaseModel):
 
 
 class DemotionPolicy(BaseModel):
-    """Entries untouched (not written, not promoted) for ``after_s`` seconds go to the archive."""
+    """Entries untouched (not written, not promoted) for ``after_s`` seconds go to the archive.
+
+    Each process that writes checks for such entries at most every ``check_every_s`` seconds,
+    on a write; ``None`` leaves demotion to explicit calls of ``Memory.demote``.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     after_s: float | None = Field(default=30 * 24 * 3600.0, gt=0)
     tiers: tuple[Literal["vectors", "records"], ...] = ("vectors",)
     batch: int = Field(default=10_000, ge=1)
+    check_every_s: float | None = Field(default=3600.0, ge=0)
 
 
 class HotPolicy(BaseModel):

@@ -35,6 +35,8 @@ class Router:
         self.embedder = embedder
         self.policy = policy or MemoryPolicy()
         self.clock = clock
+        self._next_demotion: float | None = None
+        self.demoted = 0
         for kind, tier in self.policy.write.routes.items():
             if tier not in self.tiers:
                 raise MemoryConfigError(
@@ -66,7 +68,18 @@ class Router:
         await asyncio.gather(*(self.tiers[t].put(group) for t, group in groups.items()))
         if self.policy.write.hot and "hot" in self.tiers:
             await self.tiers["hot"].put(ready)
+        await self._demote_when_due(now)
         return [e.id for e in ready]
+
+    async def _demote_when_due(self, now: float) -> None:
+        every = self.policy.demotion.check_every_s
+        if every is None:
+            return
+        if self._next_demotion is None:  # the first write of a process only sets the clock
+            self._next_demotion = now + every
+        elif now >= self._next_demotion:
+            self._next_demotion = now + every
+            self.demoted += await self.demote(now)
 
     async def delete(self, where: Filter) -> int:
         """Remove matching entries from every tier; return how many durable copies went."""
