@@ -154,3 +154,28 @@ async def test_writes_demote_old_entries_by_policy(pooled: PooledEmbedder, tmp_p
         assert hits[0].tier == "archive"
     finally:
         memory.close()
+
+
+async def test_a_stale_hot_copy_is_recalled_only_when_reads_cascade(
+    minilm: object, tmp_path: Path
+) -> None:
+    """As if another process had forgotten an entry that this process still holds in its cache."""
+    strict = Memory("strict", root=tmp_path / "strict", on_ray=False)
+    cascade = Memory(
+        "cascade",
+        root=tmp_path / "cascade",
+        on_ray=False,
+        policy=MemoryPolicy.model_validate({"read": {"fanout": "cascade"}}),
+    )
+    try:
+        for memory in (strict, cascade):
+            await memory.remember("Owls hunt at night.")
+            await memory.remember("Bees dance to give directions.")
+            durable = memory.router.tiers["vectors"]
+            assert await durable.delete(Filter(kinds=("note",))) == 2  # gone, but still cached
+        assert await strict.recall("owls", k=1) == []
+        stale = await cascade.recall("owls", k=1)
+        assert [h.tier for h in stale] == ["hot"] and stale[0].text == "Owls hunt at night."
+    finally:
+        strict.close()
+        cascade.close()

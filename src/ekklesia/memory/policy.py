@@ -51,10 +51,12 @@ class WritePolicy(BaseModel):
 class ReadPolicy(BaseModel):
     """How a search fans out over the tiers.
 
-    ``all`` asks every tier in ``tiers`` and merges (each id once, best score first): what an
-    agent recalls does not depend on what happens to be cached. ``cascade`` asks them in order and
-    stops at the first tier after which ``k`` hits score at least ``min_score``: fewer tiers
-    touched, at the price of results that depend on the cache.
+    ``all`` asks every tier in ``tiers`` and merges (each id once, best score first); the durable
+    tiers have the last word, so what an agent recalls does not depend on what happens to be
+    cached, and an entry forgotten in another process is not recalled from this one's hot tier.
+    ``cascade`` asks them in order and stops at the first tier after which ``k`` hits score at
+    least ``min_score``: fewer tiers touched, at the price of results that depend on the cache
+    (a hot tier may serve an entry forgotten elsewhere until its ``ttl_s`` runs out).
     """
 
     model_config = ConfigDict(frozen=True)

@@ -111,6 +111,10 @@ class Router:
         order = [t for t in self.policy.read.tiers if t in self.tiers]
         if self.policy.read.fanout == "all":
             lists = list(await asyncio.gather(*(self.tiers[t].search(query) for t in order)))
+            if "hot" in order:  # the durable tiers have the last word: a cached copy of an entry
+                hot = order.index("hot")  # forgotten in another process is not recalled
+                durable = {h.entry.id for i, hits in enumerate(lists) if i != hot for h in hits}
+                lists[hot] = [h for h in lists[hot] if h.entry.id in durable]
             return self._merge(query, lists)
         lists = []
         found: list[Hit] = []
