@@ -10,11 +10,12 @@ A tour::
     result = swarm.run(ek.tasks.arithmetic(n=1, seed=0)[0])
 """
 
-from ekklesia import tasks
+from ekklesia import environments, tasks
 from ekklesia.agents.agent import Agent, Utterance
 from ekklesia.agents.context import StepContext
 from ekklesia.agents.function import FunctionModel
 from ekklesia.agents.model import ChatTurn, LLMRequest, LLMResponse, Model, SimHints
+from ekklesia.agents.population import AgentKind, Population, PopulationContext
 from ekklesia.agents.pricing import PriceTable, default_prices
 from ekklesia.agents.replay import ReplayModel
 from ekklesia.agents.roles import Role, register_role
@@ -33,8 +34,10 @@ from ekklesia.errors import (
 from ekklesia.patterns.graph import build_graph
 from ekklesia.runtime.events import Usage
 from ekklesia.runtime.ledger import Budget, Ledger
+from ekklesia.runtime.mail import Inbox, Mail
 from ekklesia.runtime.messages import AgentMessage, TaskMessage
 from ekklesia.runtime.timeline import Timeline
+from ekklesia.simulation import RoundReport, Simulation, SimulationResult
 from ekklesia.swarm import ReplayReport, RunResult, Swarm, areplay, replay
 from ekklesia.tasks import Task
 
@@ -42,6 +45,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Agent",
+    "AgentKind",
     "AgentMessage",
     "Budget",
     "BudgetExceeded",
@@ -49,19 +53,26 @@ __all__ = [
     "EkklesiaError",
     "FunctionModel",
     "HostFailure",
+    "Inbox",
     "LLMRequest",
     "LLMResponse",
     "Ledger",
+    "Mail",
     "Model",
+    "Population",
+    "PopulationContext",
     "PriceTable",
     "ReplayMismatch",
     "ReplayModel",
     "ReplayReport",
     "Role",
+    "RoundReport",
     "RunError",
     "RunResult",
     "SimHints",
     "SimulatedModel",
+    "Simulation",
+    "SimulationResult",
     "SpecError",
     "StepContext",
     "Swarm",
@@ -76,6 +87,7 @@ __all__ = [
     "areplay",
     "build_graph",
     "default_prices",
+    "environments",
     "model_from_spec",
     "register_model_scheme",
     "register_role",

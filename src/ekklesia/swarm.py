@@ -24,7 +24,7 @@ from ekklesia.errors import SpecError, UserError
 from ekklesia.patterns.aggregation import check_aggregation
 from ekklesia.patterns.graph import build_graph, validate_graph
 from ekklesia.runtime.engine import EngineConfig, HostPool, RoundEngine
-from ekklesia.runtime.events import Usage, fingerprint
+from ekklesia.runtime.events import Usage
 from ekklesia.runtime.ledger import Budget
 from ekklesia.runtime.placement import check_placement, place
 from ekklesia.runtime.ray_support import ensure_ray, ray_cpus
@@ -60,15 +60,17 @@ class RunResult(BaseModel):
         return self._timeline
 
 
-def _sync(coro: Coroutine[Any, Any, T]) -> T:
+def _sync(
+    coro: Coroutine[Any, Any, T],
+    called: str = "Swarm.run()",
+    instead: str = "await swarm.arun(...)",
+) -> T:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         return asyncio.run(coro)
     coro.close()
-    raise UserError(
-        "Swarm.run() was called inside a running event loop: use `await swarm.arun(...)`"
-    )
+    raise UserError(f"{called} was called inside a running event loop: use `{instead}`")
 
 
 class Swarm:
@@ -294,6 +296,27 @@ class ReplayReport(BaseModel):
     def identical(self) -> bool:
         return self.outcome_matches and self.events_match
 
+    @classmethod
+    def compare(
+        cls, recorded: Timeline, replayed: Timeline, *, outcome_matches: bool
+    ) -> ReplayReport:
+        """Compare two timelines event by event, wall-clock and placement aside."""
+        ours, theirs = replayed.fingerprint(), recorded.fingerprint()
+        pairs = enumerate(zip(ours, theirs, strict=False))
+        first = next((i for i, (a, b) in pairs if a != b), None)
+        if first is None and len(ours) != len(theirs):
+            first = min(len(ours), len(theirs))
+        return cls(
+            run_id=recorded.run_id,
+            replay_run_id=replayed.run_id,
+            events=len(theirs),
+            outcome_matches=outcome_matches,
+            events_match=first is None,
+            first_difference=first,
+            recorded=theirs[first] if first is not None and first < len(theirs) else None,
+            replayed=ours[first] if first is not None and first < len(ours) else None,
+        )
+
 
 class _RecordedModel(Model):
     """Stands for a recorded model in a replay, which must never call it."""
@@ -312,31 +335,21 @@ async def areplay(run_id: str) -> ReplayReport:
     """Re-run a recorded run with the recorded model outputs and no model calls; compare."""
     recorded = Timeline.load(run_id)
     started = recorded.started
+    if "populations" in started.spec:  # a simulation of populations: re-run from its seed
+        from ekklesia.simulation import areplay as areplay_simulation
+
+        return await areplay_simulation(run_id)
     task = Task.model_validate(started.task)
     swarm = Swarm.from_spec(started.spec, model_for=_RecordedModel)
     try:
         result = await swarm.arun(task, replay=recorded)
     finally:
         swarm.close()
-    ours = fingerprint(result.timeline.events)
-    theirs = recorded.fingerprint()
-    first = next((i for i, (a, b) in enumerate(zip(ours, theirs, strict=False)) if a != b), None)
-    if first is None and len(ours) != len(theirs):
-        first = min(len(ours), len(theirs))
     finished = recorded.finished
     outcome_matches = finished is not None and (
         finished.answer == result.answer and finished.stop_reason == result.stop_reason
     )
-    return ReplayReport(
-        run_id=run_id,
-        replay_run_id=result.run_id,
-        events=len(theirs),
-        outcome_matches=outcome_matches,
-        events_match=first is None,
-        first_difference=first,
-        recorded=theirs[first] if first is not None and first < len(theirs) else None,
-        replayed=ours[first] if first is not None and first < len(ours) else None,
-    )
+    return ReplayReport.compare(recorded, result.timeline, outcome_matches=outcome_matches)
 
 
 def replay(run_id: str) -> ReplayReport:

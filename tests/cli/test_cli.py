@@ -90,3 +90,13 @@ def test_bad_arguments_exit_non_zero_with_one_clear_line(
     assert "Traceback" not in done.stderr
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert lines == [f"error: {message}"] or (len(lines) == 1 and message in lines[0]), done.stderr
+
+
+def test_timeline_show_renders_a_simulation_round_by_round(ray_session: None) -> None:
+    from ekklesia.environments import guess_two_thirds
+
+    result = guess_two_thirds(agents=50, rounds=2, seed=0).run()
+    shown = runner.invoke(app, ["timeline", "show", result.run_id])
+    assert shown.exit_code == 0, shown.output
+    for expected in ("round 1", "round 2", "players (50 agents)", "mail players[", "final states"):
+        assert expected in shown.stdout

@@ -17,12 +17,15 @@ from ekklesia.runtime.events import (
     Aggregated,
     CallRefused,
     HostRestarted,
+    MailSent,
     MemoryOp,
     MessageSent,
     ModelCalled,
+    RoundMeasured,
     RoundStarted,
     RunErrored,
     RunFinished,
+    StatesSaved,
 )
 from ekklesia.runtime.messages import AgentMessage
 from ekklesia.runtime.timeline import Timeline
@@ -65,7 +68,11 @@ def render_transcript(timeline: Timeline, out: Console | None = None) -> None:
     for event in timeline.events:
         if isinstance(event, ModelCalled):
             calls[(event.agent, event.round)] = event
+    sim_round = -1  # simulations have no round_started: a rule opens each round's first event
     for event in timeline.events:
+        if isinstance(event, MailSent | RoundMeasured) and event.round != sim_round:
+            sim_round = event.round
+            out.rule(f"round {sim_round + 1}")
         if isinstance(event, RoundStarted):
             out.rule(f"round {event.round + 1}")
         elif isinstance(event, MessageSent) and isinstance(event.message, AgentMessage):
@@ -100,5 +107,27 @@ def render_transcript(timeline: Timeline, out: Console | None = None) -> None:
                 f"stopped by {event.stop_reason} after {event.rounds} round(s); "
                 f"{u.input_tokens}+{u.output_tokens} tokens, ${u.usd:.6f}"
             )
+        elif isinstance(event, MailSent):
+            payload = ", ".join(
+                f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                for k, v in event.payload.items()
+            )
+            to = f"everyone in {event.to}" if event.broadcast else event.to
+            out.print(f"[dim]mail {escape(event.sender)} → {escape(to)}: {escape(payload)}[/]")
+        elif isinstance(event, RoundMeasured):
+            for name, stats in event.populations.items():
+                columns = ", ".join(
+                    f"{col} mean {s.mean:.4g} [{s.min:.4g}, {s.max:.4g}]"
+                    for col, s in stats.columns.items()
+                    if s.mean is not None and s.min is not None and s.max is not None
+                )
+                out.print(
+                    f"[bold cyan]{escape(name)}[/] ({stats.agents:,} agents) sent {stats.sent:,}, "
+                    f"heard {stats.delivered:,}; {escape(columns)}"
+                )
+        elif isinstance(event, StatesSaved):
+            out.rule("final states")
+            for name, info in event.populations.items():
+                out.print(f"{escape(name)}: {escape(str(info))}")
         elif isinstance(event, RunErrored):
             out.print(f"[red]run failed: {escape(event.error)}[/]")

@@ -22,16 +22,21 @@ __all__ = [
     "AgentFailed",
     "Aggregated",
     "CallRefused",
+    "ColumnStats",
     "Event",
     "HostRestarted",
+    "MailSent",
     "MemoryOp",
     "MessageSent",
     "ModelCalled",
+    "PopulationStats",
+    "RoundMeasured",
     "RoundStarted",
     "RunErrored",
     "RunFinished",
     "RunStarted",
     "RunStopped",
+    "StatesSaved",
     "StopReason",
     "Usage",
     "VoteCast",
@@ -186,6 +191,58 @@ class RunErrored(_Event):
     error: str
 
 
+class ColumnStats(BaseModel):
+    """One state column of a population at the end of a round (``None``: not a number)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    mean: float | None
+    min: float | None
+    max: float | None
+
+
+class PopulationStats(BaseModel):
+    """A population at the end of a round: its columns, and the mail it sent in the round.
+
+    ``sent`` counts rows (a broadcast is one row); ``delivered`` counts what agents heard (a
+    broadcast counts once per agent of the population it reached).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    agents: int
+    sent: int
+    delivered: int
+    columns: dict[str, ColumnStats]
+
+
+class RoundMeasured(_Event):
+    """The per-round aggregates of a simulation, one entry per population."""
+
+    kind: Literal["round_measured"] = "round_measured"
+    populations: dict[str, PopulationStats]
+
+
+class MailSent(_Event):
+    """One message between population agents, as recorded: every message of a full-fidelity
+    run, or the seeded sample of a large one. ``to`` names a population when ``broadcast``."""
+
+    kind: Literal["mail"] = "mail"
+    phase: int = 0
+    sender: str
+    to: str
+    broadcast: bool = False
+    payload: dict[str, float | int | bool]
+
+
+class StatesSaved(_Event):
+    """Where a simulation's final per-agent states were written (Parquet, one file per
+    population, in the ``<run_id>.states`` folder beside the timeline) and a digest of each."""
+
+    kind: Literal["states_saved"] = "states_saved"
+    populations: dict[str, dict[str, str | int]]
+
+
 Event = Annotated[
     RunStarted
     | RoundStarted
@@ -199,7 +256,10 @@ Event = Annotated[
     | Aggregated
     | RunStopped
     | RunFinished
-    | RunErrored,
+    | RunErrored
+    | RoundMeasured
+    | MailSent
+    | StatesSaved,
     Field(discriminator="kind"),
 ]
 EVENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(Event)

@@ -1,0 +1,27 @@
+"""The names ``import ekklesia`` exports are the ones intended, and each of them resolves."""
+
+import ekklesia as ek
+
+INTENDED = {
+    # swarms of language-model agents
+    "Swarm", "RunResult", "Agent", "Utterance", "StepContext", "Role", "register_role",
+    "Task", "tasks", "Budget", "Ledger", "Usage", "Timeline", "build_graph",
+    "AgentMessage", "TaskMessage", "replay", "areplay", "ReplayReport",
+    # models
+    "Model", "LLMRequest", "LLMResponse", "ChatTurn", "SimHints", "SimulatedModel",
+    "FunctionModel", "ReplayModel", "model_from_spec", "register_model_scheme",
+    "PriceTable", "default_prices",
+    # simulations of populations
+    "Simulation", "SimulationResult", "RoundReport", "Population", "AgentKind",
+    "PopulationContext", "Mail", "Inbox", "environments",
+    # errors
+    "EkklesiaError", "UserError", "SpecError", "TimelineNotFound", "RunError", "HostFailure",
+    "ReplayMismatch", "BudgetExceeded",
+    "__version__",
+}  # fmt: skip
+
+
+def test_exports_are_the_intended_names() -> None:
+    assert set(ek.__all__) == INTENDED
+    for name in ek.__all__:
+        assert getattr(ek, name) is not None
