@@ -7,11 +7,18 @@ export RAY_USAGE_STATS_ENABLED := 0
 
 .PHONY: run test lint typecheck unit bench clean
 
+# torch goes in first and pinned, so that nothing that depends on it pulls a GPU build
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# the open-source Portkey gateway that the connector tests run on 127.0.0.1 (skipped without npm)
+node_modules/.package-lock.json: package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: the Portkey gateway tests will be skipped"; fi
 
 ## run: the embedded default — a 3-agent, 2-round debate on 100 arithmetic tasks, simulated models
 run: $(STAMP)
@@ -27,7 +34,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) node_modules/.package-lock.json
 	$(BIN)/python -m pytest -q
 
 ## bench: the foundation benchmarks (results go to benchmarks/README.md by hand, with the machine)
@@ -35,6 +42,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/debate.py
 	$(BIN)/python benchmarks/overhead.py
 	$(BIN)/python benchmarks/scale.py
+	$(BIN)/python benchmarks/connectors.py
+	$(BIN)/python benchmarks/memory.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -14,6 +14,8 @@ INTENDED = {
     # simulations of populations
     "Simulation", "SimulationResult", "RoundReport", "Population", "AgentKind",
     "PopulationContext", "Mail", "Inbox", "environments",
+    # shared memory
+    "Memory", "MemoryPolicy",
     # errors
     "EkklesiaError", "UserError", "SpecError", "TimelineNotFound", "RunError", "HostFailure",
     "ReplayMismatch", "BudgetExceeded",

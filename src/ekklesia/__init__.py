@@ -31,6 +31,7 @@ from ekklesia.errors import (
     TimelineNotFound,
     UserError,
 )
+from ekklesia.memory import Memory, MemoryPolicy
 from ekklesia.patterns.graph import build_graph
 from ekklesia.runtime.events import Usage
 from ekklesia.runtime.ledger import Budget, Ledger
@@ -58,6 +59,8 @@ __all__ = [
     "LLMResponse",
     "Ledger",
     "Mail",
+    "Memory",
+    "MemoryPolicy",
     "Model",
     "Population",
     "PopulationContext",

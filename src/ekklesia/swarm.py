@@ -10,11 +10,10 @@ from __future__ import annotations
 import asyncio
 import importlib
 from collections.abc import Callable, Coroutine, Iterable, Sequence
-from pathlib import Path
 from typing import Any, TypeVar
 
 import networkx as nx
-from pydantic import BaseModel, ConfigDict, PrivateAttr
+from pydantic import BaseModel
 
 from ekklesia.agents.agent import Agent
 from ekklesia.agents.context import MemoryProvider
@@ -23,8 +22,7 @@ from ekklesia.agents.roles import Role
 from ekklesia.errors import SpecError, UserError
 from ekklesia.patterns.aggregation import check_aggregation
 from ekklesia.patterns.graph import build_graph, validate_graph
-from ekklesia.runtime.engine import EngineConfig, HostPool, RoundEngine
-from ekklesia.runtime.events import Usage
+from ekklesia.runtime.engine import EngineConfig, HostPool, RoundEngine, RunResult
 from ekklesia.runtime.ledger import Budget
 from ekklesia.runtime.placement import check_placement, place
 from ekklesia.runtime.ray_support import ensure_ray, ray_cpus
@@ -34,30 +32,6 @@ from ekklesia.tasks.task import Task
 __all__ = ["ReplayReport", "RunResult", "Swarm", "replay"]
 
 T = TypeVar("T")
-
-
-class RunResult(BaseModel):
-    """The outcome of one run. ``timeline`` reads the recorded events back from disk."""
-
-    model_config = ConfigDict(frozen=True)
-
-    run_id: str
-    task_id: str
-    answer: str | None
-    expected: str | None
-    correct: bool | None
-    stop_reason: str
-    rounds: int
-    usage: Usage
-    final_answers: dict[str, str | None]
-    timeline_path: Path
-    _timeline: Timeline | None = PrivateAttr(default=None)
-
-    @property
-    def timeline(self) -> Timeline:
-        if self._timeline is None:
-            self._timeline = Timeline.read(self.timeline_path)
-        return self._timeline
 
 
 def _sync(
@@ -192,21 +166,7 @@ class Swarm:
             task = Task.of(task)
         pool = await self._hosts()
         engine = RoundEngine(self._config, self.agents, self.graph, pool, self.describe())
-        outcome, timeline = await engine.run(task, replay=replay, on_event=on_event)
-        result = RunResult(
-            run_id=outcome.run_id,
-            task_id=task.id,
-            answer=outcome.answer,
-            expected=task.expected,
-            correct=outcome.correct,
-            stop_reason=outcome.stop_reason,
-            rounds=outcome.rounds,
-            usage=outcome.usage,
-            final_answers=outcome.final_answers,
-            timeline_path=outcome.timeline_path,
-        )
-        result._timeline = timeline
-        return result
+        return await engine.run(task, replay=replay, on_event=on_event)
 
     def run(self, task: Task | str) -> RunResult:
         """Run one task (sync). Inside async code use :meth:`arun`."""

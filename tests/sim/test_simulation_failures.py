@@ -1,6 +1,7 @@
 """Host failures in simulations: resume from the last checkpoint, or stop cleanly; never hang."""
 
 import asyncio
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,12 +25,26 @@ def dummy_game(**options: Any) -> Any:
     )
 
 
+def kill_and_wait(handle: Any) -> None:
+    """Kill an actor and return once it is gone: ``ray.kill`` only asks, and a call made right
+    after it could still reach the living actor."""
+    ray.kill(handle, no_restart=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            ray.get(handle.__ray_ready__.remote(), timeout=5)
+        except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError):
+            return
+        time.sleep(0.05)
+    raise AssertionError("the killed host still answers after 30 s")
+
+
 def kill(host: str, after_round: int, delay: float | None) -> Any:
     def on_round(report: RoundReport) -> None:
         if report.round == after_round:
             handle = report.hosts[host]
             if delay is None:
-                ray.kill(handle, no_restart=True)
+                kill_and_wait(handle)
             else:
                 asyncio.get_running_loop().call_later(
                     delay, lambda: ray.kill(handle, no_restart=True)

@@ -25,6 +25,7 @@ from typing import Any
 import networkx as nx
 import ray
 from opentelemetry import propagate, trace
+from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from ekklesia.agents.agent import Agent
 from ekklesia.agents.context import Allowance, MemoryProvider
@@ -53,7 +54,7 @@ from ekklesia.runtime.placement import Placement
 from ekklesia.runtime.timeline import Timeline
 from ekklesia.tasks.task import Task
 
-__all__ = ["EngineConfig", "HostPool", "RoundEngine", "RunOutcome", "new_run_id"]
+__all__ = ["EngineConfig", "HostPool", "RoundEngine", "RunResult", "new_run_id"]
 
 _tracer = trace.get_tracer("ekklesia")
 _RAY_ACTOR_ERRORS: tuple[type[BaseException], ...] = (
@@ -78,16 +79,28 @@ class EngineConfig:
     swarm_id: str
 
 
-@dataclass(frozen=True)
-class RunOutcome:
+class RunResult(BaseModel):
+    """The outcome of one run. ``timeline`` reads the recorded events back from disk."""
+
+    model_config = ConfigDict(frozen=True)
+
     run_id: str
+    task_id: str
     answer: str | None
+    expected: str | None
     correct: bool | None
     stop_reason: str
     rounds: int
     usage: Usage
     final_answers: dict[str, str | None]
     timeline_path: Path
+    _timeline: Timeline | None = PrivateAttr(default=None)
+
+    @property
+    def timeline(self) -> Timeline:
+        if self._timeline is None:
+            self._timeline = Timeline.read(self.timeline_path)
+        return self._timeline
 
 
 class HostPool:
@@ -148,7 +161,7 @@ class RoundEngine:
         *,
         replay: Timeline | None = None,
         on_event: Callable[[Any], None] | None = None,
-    ) -> tuple[RunOutcome, Timeline]:
+    ) -> RunResult:
         run_id = new_run_id()
         timeline = Timeline(run_id)
         recorded = _recorded_calls(replay)
@@ -160,7 +173,7 @@ class RoundEngine:
             timeline.append(RunErrored(error=f"{type(exc).__name__}: {exc}"))
             timeline.write()
             raise
-        return outcome, timeline
+        return outcome
 
     async def _run(
         self,
@@ -169,7 +182,7 @@ class RoundEngine:
         ledger: Ledger,
         recorded: dict[tuple[str, int], list[ModelCalled]] | None,
         on_event: Callable[[Any], None] | None,
-    ) -> RunOutcome:
+    ) -> RunResult:
         def emit(event: Any) -> None:
             stamped = timeline.append(event)
             if on_event is not None:
@@ -256,9 +269,11 @@ class RoundEngine:
             )
         )
         path = timeline.write()
-        return RunOutcome(
+        result = RunResult(
             run_id=run_id,
+            task_id=task.id,
             answer=answer,
+            expected=task.expected,
             correct=correct,
             stop_reason=stop_reason,
             rounds=rounds_done,
@@ -268,6 +283,8 @@ class RoundEngine:
             },
             timeline_path=path,
         )
+        result._timeline = timeline
+        return result
 
     # -- budget --------------------------------------------------------------------------------
 
