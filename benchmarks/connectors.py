@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import math
 import os
 import platform
@@ -90,6 +91,7 @@ def _swarm_round(model: ek.Model, n: int, repeats: int) -> tuple[float, int]:
     with swarm:
         swarm.run(ek.Task.of("What is 6 * 7?", id="warm-up"))  # hosts up, connections open
         for rep in range(repeats):
+            gc.collect()
             wall, failed = _round_wall(swarm.run(ek.Task.of("What is 6 * 7?", id=f"t{rep}")))
             walls.append(wall)
             failures += failed
@@ -104,6 +106,7 @@ async def _direct(model: OpenAICompatModel, n: int, repeats: int) -> tuple[float
     )
     walls, cpu = [], 0.0
     for rep in range(repeats + 1):
+        gc.collect()  # the garbage of the configuration before is not this one's cost
         started, cpu_started = time.perf_counter(), time.process_time()
         answers = await asyncio.gather(*(model.complete(request) for _ in range(n)))
         assert all(a.ok for a in answers), answers[0].error
@@ -281,7 +284,9 @@ def main() -> None:
     parser.add_argument("--no-gateway", action="store_true", help="skip the gateway hop")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "connectors.md")
     args = parser.parse_args()
-    command = "PYTHONPATH=src python " + " ".join(["benchmarks/connectors.py", *sys.argv[1:]])
+    # Where the results go does not change them: the recorded command leaves --out out.
+    given = [a for i, a in enumerate(sys.argv[1:]) if a != "--out" and sys.argv[i] != "--out"]
+    command = "PYTHONPATH=src python " + " ".join(["benchmarks/connectors.py", *given])
     sizes = args.sizes or ([10, 100] if args.quick else [10, 100, 1000])
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     os.environ.setdefault("EKKLESIA_HOME", str(ROOT / "benchmarks" / "out" / "home"))
