@@ -10,7 +10,8 @@ INTENDED = {
     # models
     "Model", "LLMRequest", "LLMResponse", "ChatTurn", "SimHints", "SimulatedModel",
     "FunctionModel", "ReplayModel", "model_from_spec", "register_model_scheme",
-    "PriceTable", "default_prices",
+    "PriceTable", "default_prices", "OpenAICompatModel", "PortkeyModel", "FallbackModel",
+    "BudgetedModel", "session_ledger",
     # simulations of populations
     "Simulation", "SimulationResult", "RoundReport", "Population", "AgentKind",
     "PopulationContext", "Mail", "Inbox", "environments",

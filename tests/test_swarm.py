@@ -224,3 +224,10 @@ def test_replay_reproduces_a_run_without_model_calls_and_detects_tampering() -> 
     timeline.write()
     tampered = ek.replay(result.run_id)
     assert not tampered.identical and tampered.first_difference is not None
+
+
+def test_a_usd_budget_refuses_models_of_unknown_price_up_front() -> None:
+    unpriced = ek.SimulatedModel(price_as="acme/unknown-model")
+    with pytest.raises(ek.SpecError, match=r"unknown price.*a0"):
+        ek.Swarm([ek.Agent("a0", model=unpriced)], rounds=1, budget=ek.Budget(max_usd=1.0))
+    ek.Swarm([ek.Agent("a0", model=unpriced)], rounds=1, budget=ek.Budget(max_tokens=1000))

@@ -10,6 +10,8 @@ A tour::
     result = swarm.run(ek.tasks.arithmetic(n=1, seed=0)[0])
 """
 
+from typing import TYPE_CHECKING, Any
+
 from ekklesia import environments, tasks
 from ekklesia.agents.agent import Agent, Utterance
 from ekklesia.agents.context import StepContext
@@ -21,6 +23,7 @@ from ekklesia.agents.replay import ReplayModel
 from ekklesia.agents.roles import Role, register_role
 from ekklesia.agents.simulated import SimulatedModel
 from ekklesia.agents.spec import model_from_spec, register_model_scheme
+from ekklesia.connectors import FallbackModel, OpenAICompatModel
 from ekklesia.errors import (
     BudgetExceeded,
     EkklesiaError,
@@ -35,12 +38,16 @@ from ekklesia.memory import Memory, MemoryPolicy
 from ekklesia.patterns.graph import build_graph
 from ekklesia.runtime.events import Usage
 from ekklesia.runtime.ledger import Budget, Ledger
+from ekklesia.runtime.ledger_actor import BudgetedModel, session_ledger
 from ekklesia.runtime.mail import Inbox, Mail
 from ekklesia.runtime.messages import AgentMessage, TaskMessage
 from ekklesia.runtime.timeline import Timeline
 from ekklesia.simulation import RoundReport, Simulation, SimulationResult
 from ekklesia.swarm import ReplayReport, RunResult, Swarm, areplay, replay
 from ekklesia.tasks import Task
+
+if TYPE_CHECKING:
+    from ekklesia.connectors.portkey import PortkeyModel
 
 __version__ = "0.1.0"
 
@@ -50,8 +57,10 @@ __all__ = [
     "AgentMessage",
     "Budget",
     "BudgetExceeded",
+    "BudgetedModel",
     "ChatTurn",
     "EkklesiaError",
+    "FallbackModel",
     "FunctionModel",
     "HostFailure",
     "Inbox",
@@ -62,8 +71,10 @@ __all__ = [
     "Memory",
     "MemoryPolicy",
     "Model",
+    "OpenAICompatModel",
     "Population",
     "PopulationContext",
+    "PortkeyModel",
     "PriceTable",
     "ReplayMismatch",
     "ReplayModel",
@@ -95,5 +106,15 @@ __all__ = [
     "register_model_scheme",
     "register_role",
     "replay",
+    "session_ledger",
     "tasks",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The Portkey SDK takes a second to import; only programs that use it pay for it.
+    if name == "PortkeyModel":
+        from ekklesia.connectors.portkey import PortkeyModel
+
+        return PortkeyModel
+    raise AttributeError(f"module 'ekklesia' has no attribute {name!r}")

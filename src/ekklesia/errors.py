@@ -9,7 +9,11 @@ Errors are split by who must act::
     ├── RunError             a run could not complete although its input was valid
     │   ├── HostFailure      an agent host died and could not be brought back
     │   └── ReplayMismatch   a replay asked for a model call the timeline does not hold
-    └── BudgetExceeded       a model call was refused because it would overrun the budget
+    ├── BudgetExceeded       a model call was refused because it would overrun the budget
+    └── ConnectorError       a call to the outside failed (ekklesia.connectors)
+        ├── TransientError   worth retrying: 429, 5xx, timeouts
+        ├── PermanentError   not worth retrying: the request itself was refused
+        └── CircuitOpen      the endpoint's circuit breaker is open: fail fast
 
 Errors raised by a *model* (a failed completion) are not exceptions of the run: they are recorded on
 the call in the timeline and the agent's turn is marked failed, so the stop and aggregation rules

@@ -93,6 +93,14 @@ class Swarm:
         self.aggregate = aggregate
         self.seed = seed
         self.budget = budget or Budget()
+        if self.budget.max_usd is not None:
+            unpriced = sorted(a.name for a in agents if a.model.max_cost_usd(1, 1) is None)
+            if unpriced:
+                raise SpecError(
+                    f"a USD budget cannot hold calls of unknown price, and these agents' models "
+                    f"have none: {', '.join(unpriced)} (price them with price_as= or "
+                    "$EKKLESIA_PRICES, or budget in tokens with max_tokens)"
+                )
         self.stop_on_consensus = stop_on_consensus
         self.placement_mode = check_placement(placement)
         self.max_restarts = max_restarts
