@@ -21,9 +21,10 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ekklesia.agents.model import LLMRequest, LLMResponse, Model
-from ekklesia.agents.pricing import PriceTable, default_prices
-from ekklesia.connectors.http import JsonPoster, PerLoop
+from ekklesia.agents.model import LLMRequest, LLMResponse
+from ekklesia.agents.pricing import PriceTable
+from ekklesia.connectors.base import ConnectorModel
+from ekklesia.connectors.http import JsonPoster
 from ekklesia.connectors.options import CALL_OPTIONS, SpecOptions, check_url, parse_query
 from ekklesia.connectors.resilience import (
     CircuitPolicy,
@@ -36,7 +37,7 @@ from ekklesia.connectors.resilience import (
     error_for_status,
 )
 from ekklesia.connectors.secrets import redact, secret
-from ekklesia.connectors.usage import chat_messages, cost_bound, priced_response, tokens_bound
+from ekklesia.connectors.usage import chat_messages, priced_response, tokens_bound
 from ekklesia.errors import SpecError
 
 __all__ = ["OpenAICompatModel", "model_from_spec"]
@@ -45,7 +46,7 @@ _OPTIONS = ("key_env", "embedding_model", *CALL_OPTIONS)
 _SEED_RANGE = 2**31
 
 
-class OpenAICompatModel(Model):
+class OpenAICompatModel(ConnectorModel[JsonPoster]):
     """Chat completions and embeddings from an OpenAI-compatible server.
 
     ``endpoint`` names what the limits and the circuit breaker are shared under (the base URL by
@@ -82,28 +83,12 @@ class OpenAICompatModel(Model):
         self._resilience = Resilience(
             endpoint or self.base_url, retry=retry, limits=limits, circuit=circuit
         )
-        self._clients = PerLoop(self._connect, _close)
+        self._start_clients()
         self._urls: dict[str, httpx.URL] = {}
 
-    # A model travels to Ray actors by pickle: connections stay behind, and no key is on it.
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        del state["_clients"]
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._clients = PerLoop(self._connect, _close)
-
-    def spec(self) -> str:
-        return self._spec
-
     @property
-    def prices(self) -> PriceTable:
-        return self._prices or default_prices()
-
-    def max_cost_usd(self, input_tokens: int, max_output_tokens: int) -> float | None:
-        return cost_bound(self.prices, self.price_as, self.model, input_tokens, max_output_tokens)
+    def priced_model(self) -> str:
+        return self.model
 
     # -- calls -----------------------------------------------------------------------------------
 
@@ -166,8 +151,8 @@ class OpenAICompatModel(Model):
             )
         return vectors
 
-    async def aclose(self) -> None:
-        await self._clients.aclose()
+    async def _disconnect(self, client: JsonPoster) -> None:
+        await client.aclose()
 
     # -- transport -------------------------------------------------------------------------------
 
@@ -212,10 +197,6 @@ class OpenAICompatModel(Model):
         if not isinstance(body, dict):
             raise PermanentError(f"{where} answered with JSON that is not an object")
         return body
-
-
-async def _close(poster: JsonPoster) -> None:
-    await poster.aclose()
 
 
 def _detail(response: httpx.Response) -> str:

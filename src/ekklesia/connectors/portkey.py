@@ -41,9 +41,10 @@ from portkey_ai import AsyncPortkey
 from portkey_ai._vendor.openai import APIConnectionError, APIStatusError, APITimeoutError
 from portkey_ai.api_resources.types.chat_complete_type import ChatCompletions
 
-from ekklesia.agents.model import LLMRequest, LLMResponse, Model
-from ekklesia.agents.pricing import PriceTable, default_prices
-from ekklesia.connectors.http import PerLoop, pooled_client
+from ekklesia.agents.model import LLMRequest, LLMResponse
+from ekklesia.agents.pricing import PriceTable
+from ekklesia.connectors.base import ConnectorModel
+from ekklesia.connectors.http import pooled_client
 from ekklesia.connectors.options import CALL_OPTIONS, SpecOptions, check_url, parse_query
 from ekklesia.connectors.resilience import (
     CircuitPolicy,
@@ -56,7 +57,7 @@ from ekklesia.connectors.resilience import (
     error_for_status,
 )
 from ekklesia.connectors.secrets import redact, remember_secret, secret
-from ekklesia.connectors.usage import chat_messages, cost_bound, priced_response, tokens_bound
+from ekklesia.connectors.usage import chat_messages, priced_response, tokens_bound
 from ekklesia.errors import SpecError
 
 __all__ = ["HOSTED_BASE_URL", "PortkeyModel", "model_from_spec"]
@@ -76,7 +77,7 @@ _OPTIONS = (
 _SEED_RANGE = 2**31
 
 
-class PortkeyModel(Model):
+class PortkeyModel(ConnectorModel[AsyncPortkey]):
     """A model reached through a Portkey gateway with the ``portkey-ai`` SDK's async client.
 
     ``endpoint`` names what limits and the circuit breaker are shared under (by default the
@@ -124,29 +125,12 @@ class PortkeyModel(Model):
         self._spec = spec or f"portkey:{model}"
         endpoint = endpoint or f"portkey:{self.base_url}/{self.provider or catalog_provider or ''}"
         self._resilience = Resilience(endpoint, retry=retry, limits=limits, circuit=circuit)
-        self._clients = PerLoop(self._connect, _close)
+        self._start_clients()
         _remember_config_keys(self.config)
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        del state["_clients"]
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._clients = PerLoop(self._connect, _close)
-
-    def spec(self) -> str:
-        return self._spec
-
     @property
-    def prices(self) -> PriceTable:
-        return self._prices or default_prices()
-
-    def max_cost_usd(self, input_tokens: int, max_output_tokens: int) -> float | None:
-        return cost_bound(
-            self.prices, self.price_as, self.catalog_model, input_tokens, max_output_tokens
-        )
+    def priced_model(self) -> str:
+        return self.catalog_model
 
     async def complete(self, request: LLMRequest) -> LLMResponse:
         started = time.perf_counter()
@@ -177,8 +161,8 @@ class PortkeyModel(Model):
             latency_s=time.perf_counter() - started,
         )
 
-    async def aclose(self) -> None:
-        await self._clients.aclose()
+    async def _disconnect(self, client: AsyncPortkey) -> None:
+        await client.close()
 
     # -- transport -------------------------------------------------------------------------------
 
@@ -249,10 +233,6 @@ class PortkeyModel(Model):
         if not isinstance(answer, ChatCompletions):
             raise PermanentError(f"{where} answered a stream to a request for one completion")
         return answer.model_dump()
-
-
-async def _close(client: AsyncPortkey) -> None:
-    await client.close()
 
 
 def _split_catalog(model: str) -> tuple[str | None, str]:
