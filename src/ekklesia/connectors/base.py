@@ -12,9 +12,11 @@ from typing import Any, Generic, TypeVar
 from ekklesia.agents.model import Model
 from ekklesia.agents.pricing import PriceTable, default_prices
 from ekklesia.connectors.http import PerLoop
+from ekklesia.connectors.resilience import ConnectorError
+from ekklesia.connectors.secrets import redact
 from ekklesia.connectors.usage import cost_bound
 
-__all__ = ["ConnectorModel"]
+__all__ = ["ConnectorModel", "describe_failure"]
 
 ClientT = TypeVar("ClientT")
 
@@ -67,3 +69,12 @@ class ConnectorModel(Model, Generic[ClientT]):
 
     async def aclose(self) -> None:
         await self._clients.aclose()
+
+
+def describe_failure(exc: Exception) -> str:
+    """What a failed call's ``LLMResponse.error`` says: redacted, and plain about bad answers."""
+    if isinstance(exc, ConnectorError):
+        return redact(str(exc))
+    if isinstance(exc, (KeyError, IndexError, TypeError)):
+        return f"malformed answer: no completion in it ({type(exc).__name__})"
+    return redact(f"{type(exc).__name__}: {exc}")

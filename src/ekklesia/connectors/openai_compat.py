@@ -23,7 +23,7 @@ import httpx
 
 from ekklesia.agents.model import LLMRequest, LLMResponse
 from ekklesia.agents.pricing import PriceTable
-from ekklesia.connectors.base import ConnectorModel
+from ekklesia.connectors.base import ConnectorModel, describe_failure
 from ekklesia.connectors.http import JsonPoster
 from ekklesia.connectors.options import CALL_OPTIONS, SpecOptions, check_url, parse_query
 from ekklesia.connectors.resilience import (
@@ -111,7 +111,7 @@ class OpenAICompatModel(ConnectorModel[JsonPoster]):
         except Exception as exc:  # a failed call is an answer, never an exception of the run
             return LLMResponse(
                 model=self.model,
-                error=_describe(exc),
+                error=describe_failure(exc),
                 finish_reason="error",
                 latency_s=time.perf_counter() - started,
             )
@@ -213,14 +213,6 @@ def _detail(response: httpx.Response) -> str:
         if body.get("message"):
             return str(body["message"])
     return response.text[:300]
-
-
-def _describe(exc: Exception) -> str:
-    if isinstance(exc, ConnectorError):
-        return redact(str(exc))
-    if isinstance(exc, (KeyError, IndexError, TypeError)):
-        return f"malformed answer: no completion in it ({type(exc).__name__})"
-    return redact(f"{type(exc).__name__}: {exc}")
 
 
 def model_from_spec(rest: str) -> OpenAICompatModel:

@@ -43,12 +43,11 @@ from portkey_ai.api_resources.types.chat_complete_type import ChatCompletions
 
 from ekklesia.agents.model import LLMRequest, LLMResponse
 from ekklesia.agents.pricing import PriceTable
-from ekklesia.connectors.base import ConnectorModel
+from ekklesia.connectors.base import ConnectorModel, describe_failure
 from ekklesia.connectors.http import pooled_client
 from ekklesia.connectors.options import CALL_OPTIONS, SpecOptions, check_url, parse_query
 from ekklesia.connectors.resilience import (
     CircuitPolicy,
-    ConnectorError,
     EndpointLimits,
     PermanentError,
     Resilience,
@@ -144,7 +143,7 @@ class PortkeyModel(ConnectorModel[AsyncPortkey]):
         except Exception as exc:  # a failed call is an answer, never an exception of the run
             return LLMResponse(
                 model=self.catalog_model,
-                error=_describe(exc),
+                error=describe_failure(exc),
                 finish_reason="error",
                 latency_s=time.perf_counter() - started,
             )
@@ -266,14 +265,6 @@ def _detail(exc: APIStatusError) -> str:
             more = f" ({'; '.join(map(str, issues))})" if isinstance(issues, list) else ""
             return f"{body['message']}{more}"
     return str(exc.message)[:300]
-
-
-def _describe(exc: Exception) -> str:
-    if isinstance(exc, ConnectorError):
-        return redact(str(exc))
-    if isinstance(exc, (KeyError, IndexError, TypeError)):
-        return f"malformed answer: no completion in it ({type(exc).__name__})"
-    return redact(f"{type(exc).__name__}: {exc}")
 
 
 def _load_config(value: str, *, spec: str) -> dict[str, Any] | str:
