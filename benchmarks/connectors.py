@@ -39,7 +39,7 @@ from portkey_gateway import PortkeyGateway, node_missing_reason  # noqa: E402
 import ekklesia as ek  # noqa: E402
 from ekklesia.connectors import EndpointLimits, OpenAICompatModel, RetryPolicy  # noqa: E402
 from ekklesia.connectors.portkey import PortkeyModel  # noqa: E402
-from ekklesia.runtime.events import ModelCalled, RoundStarted  # noqa: E402
+from ekklesia.core.events import ModelCalled, RoundStarted  # noqa: E402
 
 LATENCY_S = 0.1
 PRICE_AS = "openai/gpt-4o-mini"

@@ -16,7 +16,7 @@ import statistics
 import tempfile
 
 import ekklesia as ek
-from ekklesia.runtime.events import RoundStarted
+from ekklesia.core.events import RoundStarted
 
 
 def instant(request: ek.LLMRequest) -> str:

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 import ekklesia as ek
-from ekklesia.runtime.events import AgentFailed, CallRefused, MessageSent, ModelCalled, RoundStarted
+from ekklesia.core.events import AgentFailed, CallRefused, MessageSent, ModelCalled, RoundStarted
 
 pytestmark = pytest.mark.usefixtures("ray_session")
 

@@ -16,7 +16,7 @@ from ekklesia import environments, tasks
 from ekklesia.agents.agent import Agent, Utterance
 from ekklesia.agents.context import StepContext
 from ekklesia.agents.function import FunctionModel
-from ekklesia.agents.model import ChatTurn, LLMRequest, LLMResponse, Model, SimHints
+from ekklesia.agents.model import Model
 from ekklesia.agents.population import AgentKind, Population, PopulationContext
 from ekklesia.agents.pricing import PriceTable, default_prices
 from ekklesia.agents.replay import ReplayModel
@@ -24,6 +24,10 @@ from ekklesia.agents.roles import Role, register_role
 from ekklesia.agents.simulated import SimulatedModel
 from ekklesia.agents.spec import model_from_spec, register_model_scheme
 from ekklesia.connectors import FallbackModel, OpenAICompatModel
+from ekklesia.core.events import Usage
+from ekklesia.core.llm import ChatTurn, LLMRequest, LLMResponse, SimHints
+from ekklesia.core.mail import Inbox, Mail
+from ekklesia.core.messages import AgentMessage, TaskMessage
 from ekklesia.errors import (
     BudgetExceeded,
     EkklesiaError,
@@ -36,11 +40,8 @@ from ekklesia.errors import (
 )
 from ekklesia.memory import Memory, MemoryPolicy
 from ekklesia.patterns.graph import build_graph
-from ekklesia.runtime.events import Usage
 from ekklesia.runtime.ledger import Budget, Ledger
 from ekklesia.runtime.ledger_actor import BudgetedModel, session_ledger
-from ekklesia.runtime.mail import Inbox, Mail
-from ekklesia.runtime.messages import AgentMessage, TaskMessage
 from ekklesia.runtime.timeline import Timeline
 from ekklesia.simulation import RoundReport, Simulation, SimulationResult
 from ekklesia.swarm import ReplayReport, RunResult, Swarm, areplay, replay

@@ -15,7 +15,7 @@ The guess-2/3 game with a hundred thousand players::
     assert means[-1] < means[0] and guesses.shape == (100_000,)
 
 What a run keeps: the timeline (``$EKKLESIA_HOME/timelines/<run_id>.parquet``) with the spec,
-per-round aggregates of every population (:class:`~ekklesia.runtime.events.RoundMeasured`), and
+per-round aggregates of every population (:class:`~ekklesia.core.events.RoundMeasured`), and
 the messages — all of them for small runs (``record="full"``), a seeded sample for large ones
 (``record="sample"``, ``sample_rate`` of them); and every agent's final state, one Parquet file
 per population in ``<run_id>.states/`` beside it. Same seed → the same timeline fingerprint and
@@ -35,15 +35,11 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from ekklesia.agents.population import AgentKind, Population
+from ekklesia.core.events import RoundMeasured, StatesSaved
 from ekklesia.errors import SpecError, UserError
 from ekklesia.runtime.engine import new_run_id
-from ekklesia.runtime.events import RoundMeasured, StatesSaved
 from ekklesia.runtime.footprint import MemorySampler, check_fits, estimate
-from ekklesia.runtime.population_engine import (
-    PopulationEngine,
-    RoundReport,
-    SimulationConfig,
-)
+from ekklesia.runtime.population_engine import PopulationEngine, RoundReport, SimulationConfig
 from ekklesia.runtime.population_placement import lay_out
 from ekklesia.runtime.ray_support import ensure_ray, ray_cpus
 from ekklesia.runtime.timeline import Timeline

@@ -19,6 +19,7 @@ from ekklesia.agents.agent import Agent
 from ekklesia.agents.context import MemoryProvider
 from ekklesia.agents.model import Model
 from ekklesia.agents.roles import Role
+from ekklesia.core.task import Task
 from ekklesia.errors import SpecError, UserError
 from ekklesia.patterns.aggregation import check_aggregation
 from ekklesia.patterns.graph import build_graph, validate_graph
@@ -27,7 +28,6 @@ from ekklesia.runtime.ledger import Budget
 from ekklesia.runtime.placement import check_placement, place
 from ekklesia.runtime.ray_support import ensure_ray, ray_cpus
 from ekklesia.runtime.timeline import Timeline
-from ekklesia.tasks.task import Task
 
 __all__ = ["ReplayReport", "RunResult", "Swarm", "replay"]
 

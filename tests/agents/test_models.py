@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 import ekklesia as ek
-from ekklesia.agents.model import ChatTurn, LLMRequest
+from ekklesia.core.llm import ChatTurn, LLMRequest
 
 
 def req(text: str = "hello") -> LLMRequest:

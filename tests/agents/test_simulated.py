@@ -3,9 +3,9 @@ import asyncio
 import pytest
 
 import ekklesia as ek
-from ekklesia.agents.model import ChatTurn, LLMRequest, SimHints, estimate_tokens
 from ekklesia.agents.roles import parse_answer
-from ekklesia.agents.simulated import stable_seed
+from ekklesia.core.llm import ChatTurn, LLMRequest, SimHints, estimate_tokens
+from ekklesia.core.seeds import stable_seed
 
 PROMPT = "What is the result of 12+15*21+0-3*27? Make sure to state your answer at the end."
 

@@ -12,9 +12,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from ekklesia.agents.model import LLMResponse
 from ekklesia.cli import costs, models
-from ekklesia.runtime.events import CallRefused, ModelCalled, RunStarted
+from ekklesia.core.events import CallRefused, ModelCalled, RunStarted
+from ekklesia.core.llm import LLMResponse
 from ekklesia.runtime.timeline import Timeline
 
 

@@ -10,10 +10,11 @@ import ray
 from openai_server import LocalOpenAIServer
 
 from ekklesia.agents.context import StepContext
-from ekklesia.agents.model import ChatTurn, LLMRequest
 from ekklesia.agents.pricing import default_prices
 from ekklesia.connectors import OpenAICompatModel
-from ekklesia.runtime.events import ModelCalled, Usage
+from ekklesia.core.events import ModelCalled, Usage
+from ekklesia.core.llm import ChatTurn, LLMRequest
+from ekklesia.core.task import Task
 from ekklesia.runtime.ledger import Budget
 from ekklesia.runtime.ledger_actor import (
     BudgetedModel,
@@ -24,7 +25,6 @@ from ekklesia.runtime.ledger_actor import (
     session_ledger,
 )
 from ekklesia.runtime.timeline import Timeline
-from ekklesia.tasks.task import Task
 
 pytestmark = pytest.mark.usefixtures("ray_session")
 

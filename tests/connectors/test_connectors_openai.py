@@ -9,7 +9,6 @@ import warnings
 import pytest
 from openai_server import LocalOpenAIServer
 
-from ekklesia.agents.model import ChatTurn, LLMRequest
 from ekklesia.agents.pricing import UnpricedModelWarning, default_prices
 from ekklesia.agents.spec import model_from_spec
 from ekklesia.connectors import (
@@ -20,6 +19,7 @@ from ekklesia.connectors import (
     RetryPolicy,
 )
 from ekklesia.connectors.http import JsonPoster
+from ekklesia.core.llm import ChatTurn, LLMRequest
 from ekklesia.errors import SpecError
 
 ONCE = RetryPolicy(attempts=1)

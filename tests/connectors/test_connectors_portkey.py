@@ -9,9 +9,9 @@ import pytest
 from openai_server import LocalOpenAIServer
 from portkey_gateway import PortkeyGateway
 
-from ekklesia.agents.model import ChatTurn, LLMRequest
 from ekklesia.agents.spec import model_from_spec
 from ekklesia.connectors import PortkeyModel, RetryPolicy
+from ekklesia.core.llm import ChatTurn, LLMRequest
 from ekklesia.errors import SpecError
 
 ONCE = RetryPolicy(attempts=1)

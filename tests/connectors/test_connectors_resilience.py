@@ -10,7 +10,6 @@ import pytest
 from openai_server import LocalOpenAIServer
 from tenacity import RetryCallState
 
-from ekklesia.agents.model import ChatTurn, LLMRequest
 from ekklesia.connectors import (
     CircuitPolicy,
     EndpointLimits,
@@ -19,6 +18,7 @@ from ekklesia.connectors import (
     TransientError,
 )
 from ekklesia.connectors.resilience import _Wait, parse_retry_after
+from ekklesia.core.llm import ChatTurn, LLMRequest
 
 FAST = RetryPolicy(attempts=4, initial_s=0.01, max_s=0.05, jitter_s=0.01)
 

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 import ekklesia as ek
 from ekklesia.cli import app
 from ekklesia.connectors import OpenAICompatModel
-from ekklesia.runtime.events import ModelCalled
+from ekklesia.core.events import ModelCalled
 from ekklesia.runtime.ledger_actor import BudgetedModel, session_ledger
 
 pytestmark = pytest.mark.usefixtures("ray_session")

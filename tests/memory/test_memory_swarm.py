@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import ekklesia as ek
+from ekklesia.core.events import MemoryOp
 from ekklesia.memory import Memory
 from ekklesia.memory.embedder_pool import PooledEmbedder
-from ekklesia.runtime.events import MemoryOp
 
 
 def _debate(memory: Memory) -> Any:

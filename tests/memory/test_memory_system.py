@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import ray
 
+from ekklesia.core.events import MemoryOp
 from ekklesia.memory import EmptyMemoryText, Filter, Memory, MemoryConfigError, MemoryPolicy
 from ekklesia.memory.embedder_pool import PooledEmbedder
 from ekklesia.memory.system import MemoryHandle
-from ekklesia.runtime.events import MemoryOp
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import pytest
 import ray
 
 import ekklesia as ek
-from ekklesia.runtime.events import HostRestarted, RoundStarted, RunErrored
+from ekklesia.core.events import HostRestarted, RoundStarted, RunErrored
 
 pytestmark = pytest.mark.usefixtures("ray_session")
 

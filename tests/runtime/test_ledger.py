@@ -1,7 +1,7 @@
 import pytest
 
 import ekklesia as ek
-from ekklesia.runtime.events import Usage
+from ekklesia.core.events import Usage
 
 
 def test_reservations_never_let_spending_pass_the_budget() -> None:

@@ -5,7 +5,7 @@ import pytest
 from pydantic import ValidationError
 
 import ekklesia as ek
-from ekklesia.runtime.events import (
+from ekklesia.core.events import (
     EVENT_ADAPTER,
     AgentFailed,
     Aggregated,
@@ -22,7 +22,7 @@ from ekklesia.runtime.events import (
     Usage,
     VoteCast,
 )
-from ekklesia.runtime.messages import MESSAGE_ADAPTER, AgentMessage, TaskMessage
+from ekklesia.core.messages import MESSAGE_ADAPTER, AgentMessage, TaskMessage
 
 
 def sample_events() -> list[object]:

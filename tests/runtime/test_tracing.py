@@ -7,7 +7,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import ekklesia as ek
-from ekklesia.runtime.events import MessageSent
+from ekklesia.core.events import MessageSent
 
 
 @pytest.mark.usefixtures("ray_session")

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ekklesia.runtime.agent_random import AgentRandom
+from ekklesia.core.agent_random import AgentRandom
 
 
 def draws(index: np.ndarray) -> list[np.ndarray]:

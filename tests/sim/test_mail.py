@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from ekklesia.runtime.mail import Inbox, Mail, Parcel, broadcast_address
+from ekklesia.core.mail import Inbox, Mail, Parcel, broadcast_address
 
 
 def mail(sender: list[int], to: list[int], **columns: list[float]) -> Mail:

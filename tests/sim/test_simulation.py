@@ -11,11 +11,11 @@ from ray import cloudpickle
 
 import ekklesia.simulation as eks
 from ekklesia.agents.population import AgentKind, Population
+from ekklesia.core.agent_random import AgentRandom
+from ekklesia.core.events import MailSent, RoundMeasured, RunErrored, StatesSaved
+from ekklesia.core.mail import Mail
 from ekklesia.environments.two_thirds import averages, guess_two_thirds
 from ekklesia.errors import RunError
-from ekklesia.runtime.agent_random import AgentRandom
-from ekklesia.runtime.events import MailSent, RoundMeasured, RunErrored, StatesSaved
-from ekklesia.runtime.mail import Mail
 from ekklesia.runtime.timeline import Timeline
 
 pytestmark = pytest.mark.usefixtures("ray_session")

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import ray
 
+from ekklesia.core.events import HostRestarted, RoundMeasured, RunErrored
 from ekklesia.environments.two_thirds import averages, guess_two_thirds
 from ekklesia.errors import HostFailure
-from ekklesia.runtime.events import HostRestarted, RoundMeasured, RunErrored
 from ekklesia.runtime.timeline import Timeline
 from ekklesia.simulation import RoundReport, SimulationResult
 

@@ -15,11 +15,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from ekklesia.agents.context import StepContext
-from ekklesia.agents.model import ChatTurn, LLMRequest, Model, SimHints
+from ekklesia.agents.model import Model
 from ekklesia.agents.roles import Role, get_role
 from ekklesia.agents.spec import model_from_spec
+from ekklesia.core.llm import ChatTurn, LLMRequest, SimHints
+from ekklesia.core.messages import AgentMessage, TaskMessage
 from ekklesia.errors import SpecError
-from ekklesia.runtime.messages import AgentMessage, TaskMessage
 
 __all__ = ["Agent", "Utterance"]
 

@@ -3,7 +3,7 @@
 The context is where the runtime's bookkeeping lives, so agent code stays plain: every model call
 goes through :meth:`StepContext.complete`, which fills in the call's coordinates, enforces the
 agent's allowance for the step, times the call and records it; every memory operation goes through
-``ctx.memory`` and is recorded as a :class:`~ekklesia.runtime.events.MemoryOp`. Agents know nothing
+``ctx.memory`` and is recorded as a :class:`~ekklesia.core.events.MemoryOp`. Agents know nothing
 of Ray: the same context is built wherever the agent is placed.
 """
 
@@ -15,10 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ekklesia.agents.model import LLMRequest, LLMResponse, Model, estimate_tokens
-from ekklesia.agents.simulated import stable_seed
-from ekklesia.runtime.events import CallRefused, MemoryOp, ModelCalled
-from ekklesia.tasks.task import Task
+from ekklesia.agents.model import Model
+from ekklesia.core.events import CallRefused, MemoryOp, ModelCalled
+from ekklesia.core.llm import LLMRequest, LLMResponse, estimate_tokens
+from ekklesia.core.seeds import stable_seed
+from ekklesia.core.task import Task
 
 __all__ = ["Allowance", "MemoryProvider", "StepContext", "request_digest"]
 

@@ -7,7 +7,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeAlias
 
-from ekklesia.agents.model import LLMRequest, LLMResponse, Model, estimate_tokens
+from ekklesia.agents.model import Model
+from ekklesia.core.llm import LLMRequest, LLMResponse, estimate_tokens
 
 __all__ = ["FunctionModel"]
 

@@ -2,8 +2,8 @@
 
 An :class:`AgentKind` says how every agent of a kind behaves, for a whole slice of agents at once:
 its per-agent state is a set of numpy columns (one row per agent), what the slice heard is one
-columnar :class:`~ekklesia.runtime.mail.Inbox`, and what it says is one or more
-:class:`~ekklesia.runtime.mail.Mail` batches. There are no per-agent Python objects, so a host can
+columnar :class:`~ekklesia.core.mail.Inbox`, and what it says is one or more
+:class:`~ekklesia.core.mail.Mail` batches. There are no per-agent Python objects, so a host can
 step half a million agents in a few vector operations. A :class:`Population` is a kind, a number of
 agents and the kind's parameters; a single agent such as a moderator is a population of one.
 
@@ -47,9 +47,9 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
+from ekklesia.core.agent_random import AgentRandom
+from ekklesia.core.mail import Ids, Inbox, Mail, broadcast_address
 from ekklesia.errors import SpecError
-from ekklesia.runtime.agent_random import AgentRandom
-from ekklesia.runtime.mail import Ids, Inbox, Mail, broadcast_address
 
 __all__ = [
     "AgentKind",

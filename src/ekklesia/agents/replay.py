@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ekklesia.agents.context import request_digest
-from ekklesia.agents.model import LLMRequest, LLMResponse, Model
-from ekklesia.runtime.events import ModelCalled
+from ekklesia.agents.model import Model
+from ekklesia.core.events import ModelCalled
+from ekklesia.core.llm import LLMRequest, LLMResponse
 
 __all__ = ["ReplayModel"]
 

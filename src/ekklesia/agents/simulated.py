@@ -24,24 +24,19 @@ Token counts follow the text and the call is priced as ``price_as`` from the pri
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import random
 import re
 from collections import Counter
 
-from ekklesia.agents.model import LLMRequest, LLMResponse, Model, estimate_tokens
+from ekklesia.agents.model import Model
 from ekklesia.agents.pricing import PriceTable, default_prices
+from ekklesia.core.llm import LLMRequest, LLMResponse, estimate_tokens
+from ekklesia.core.seeds import stable_seed
 from ekklesia.errors import SpecError
 
-__all__ = ["SimulatedModel", "stable_seed"]
+__all__ = ["SimulatedModel"]
 
 _EXPRESSION = re.compile(r"(-?\d+(?:\s*[-+*]\s*\d+)+)")
-
-
-def stable_seed(*parts: object) -> int:
-    """A seed that is the same on every machine and every Python process (unlike ``hash``)."""
-    digest = hashlib.blake2b(repr(parts).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big")
 
 
 class SimulatedModel(Model):

@@ -11,8 +11,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from ekklesia.errors import EkklesiaError
-from ekklesia.runtime.events import (
+from ekklesia.core.events import (
     AgentFailed,
     Aggregated,
     CallRefused,
@@ -27,7 +26,8 @@ from ekklesia.runtime.events import (
     RunFinished,
     StatesSaved,
 )
-from ekklesia.runtime.messages import AgentMessage
+from ekklesia.core.messages import AgentMessage
+from ekklesia.errors import EkklesiaError
 from ekklesia.runtime.timeline import Timeline
 
 __all__ = ["console", "err_console", "fail", "one_line_errors", "render_transcript"]

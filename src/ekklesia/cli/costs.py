@@ -22,8 +22,8 @@ import typer
 from rich.table import Table
 
 from ekklesia.cli._common import console, one_line_errors
+from ekklesia.core.paths import timeline_dir
 from ekklesia.errors import TimelineNotFound, UserError
-from ekklesia.runtime.timeline import timeline_dir
 
 __all__ = ["cost_rows", "register"]
 

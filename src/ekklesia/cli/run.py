@@ -12,10 +12,10 @@ from ekklesia.agents.agent import Agent
 from ekklesia.agents.simulated import SimulatedModel
 from ekklesia.agents.spec import model_from_spec
 from ekklesia.cli._common import console, err_console, fail, one_line_errors, render_transcript
+from ekklesia.core.events import Usage
+from ekklesia.core.paths import timeline_dir
 from ekklesia.patterns.graph import TOPOLOGIES
-from ekklesia.runtime.events import Usage
 from ekklesia.runtime.ledger import Budget
-from ekklesia.runtime.timeline import timeline_dir
 from ekklesia.swarm import RunResult, Swarm
 from ekklesia.tasks import Task
 from ekklesia.tasks import suite as load_suite

@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from ekklesia.cli._common import console, one_line_errors, render_transcript
-from ekklesia.runtime.timeline import Timeline, timeline_dir
+from ekklesia.core.paths import timeline_dir
+from ekklesia.runtime.timeline import Timeline
 from ekklesia.swarm import replay as replay_run
 
 __all__ = ["register"]

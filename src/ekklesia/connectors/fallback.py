@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from ekklesia.agents.model import LLMRequest, LLMResponse, Model
+from ekklesia.agents.model import Model
 from ekklesia.agents.spec import model_from_spec
+from ekklesia.core.llm import LLMRequest, LLMResponse
 from ekklesia.errors import SpecError
 
 __all__ = ["FallbackModel"]

@@ -21,7 +21,6 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ekklesia.agents.model import LLMRequest, LLMResponse
 from ekklesia.agents.pricing import PriceTable
 from ekklesia.connectors.base import ConnectorModel, describe_failure
 from ekklesia.connectors.http import JsonPoster
@@ -38,6 +37,7 @@ from ekklesia.connectors.resilience import (
 )
 from ekklesia.connectors.secrets import redact, secret
 from ekklesia.connectors.usage import chat_messages, priced_response, tokens_bound
+from ekklesia.core.llm import LLMRequest, LLMResponse
 from ekklesia.errors import SpecError
 
 __all__ = ["OpenAICompatModel", "model_from_spec"]

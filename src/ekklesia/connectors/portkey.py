@@ -41,7 +41,6 @@ from portkey_ai import AsyncPortkey
 from portkey_ai._vendor.openai import APIConnectionError, APIStatusError, APITimeoutError
 from portkey_ai.api_resources.types.chat_complete_type import ChatCompletions
 
-from ekklesia.agents.model import LLMRequest, LLMResponse
 from ekklesia.agents.pricing import PriceTable
 from ekklesia.connectors.base import ConnectorModel, describe_failure
 from ekklesia.connectors.http import pooled_client
@@ -57,6 +56,7 @@ from ekklesia.connectors.resilience import (
 )
 from ekklesia.connectors.secrets import redact, remember_secret, secret
 from ekklesia.connectors.usage import chat_messages, priced_response, tokens_bound
+from ekklesia.core.llm import LLMRequest, LLMResponse
 from ekklesia.errors import SpecError
 
 __all__ = ["HOSTED_BASE_URL", "PortkeyModel", "model_from_spec"]

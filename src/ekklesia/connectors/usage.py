@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ekklesia.agents.model import LLMRequest, LLMResponse, estimate_tokens
 from ekklesia.agents.pricing import PriceTable, warn_unpriced
+from ekklesia.core.llm import LLMRequest, LLMResponse, estimate_tokens
 
 __all__ = ["chat_messages", "cost_bound", "priced_response", "tokens_bound"]
 

@@ -39,8 +39,8 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from ekklesia.agents.population import AgentKind, Population, PopulationContext, State, StepResult
+from ekklesia.core.mail import Inbox
 from ekklesia.errors import SpecError
-from ekklesia.runtime.mail import Inbox
 from ekklesia.simulation import Simulation, SimulationResult
 
 __all__ = ["DummyPlayer", "GuessPlayer", "Moderator", "averages", "guess_two_thirds"]

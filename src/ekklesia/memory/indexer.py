@@ -280,7 +280,7 @@ def _batches(files: list[_File], size: int) -> Iterator[list[_File]]:
 
 def index_home(name: str = "default") -> Path:
     """Where the index called ``name`` lives: ``$EKKLESIA_HOME/memory/<name>``."""
-    from ekklesia.runtime.timeline import data_home
+    from ekklesia.core.paths import data_home
 
     return data_home() / "memory" / name
 

@@ -20,6 +20,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ekklesia.core.events import MemoryOp
+from ekklesia.core.paths import data_home
 from ekklesia.memory.embedder import CachedEmbedder, Embedder
 from ekklesia.memory.embedder_pool import PooledEmbedder
 from ekklesia.memory.embedder_spec import EmbedderSpec, MiniLMSpec, build_embedder
@@ -33,8 +35,6 @@ from ekklesia.memory.router import Router
 from ekklesia.memory.scope import SCOPE_KINDS, Scope, ScopeKind
 from ekklesia.memory.store import MemoryStore
 from ekklesia.memory.tiers import default_tiers
-from ekklesia.runtime.events import MemoryOp
-from ekklesia.runtime.timeline import data_home
 
 __all__ = ["Memory", "MemoryConfig", "MemoryHandle"]
 
@@ -203,7 +203,7 @@ class MemoryHandle:
 
     Scopes are named by kind — ``agent`` (this agent, across runs of its swarm), ``run``,
     ``swarm``, ``session`` or ``global`` — and resolved to this agent's keys. Every operation is
-    recorded as a :class:`~ekklesia.runtime.events.MemoryOp` whose detail holds only what is the
+    recorded as a :class:`~ekklesia.core.events.MemoryOp` whose detail holds only what is the
     same in every run with the same seed: digests of texts, kinds, counts and rounded scores —
     not entry ids (they contain the run id) nor the tier a hit came from (that depends on caches).
     """

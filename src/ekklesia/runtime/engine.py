@@ -29,10 +29,7 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from ekklesia.agents.agent import Agent
 from ekklesia.agents.context import Allowance, MemoryProvider
-from ekklesia.agents.model import estimate_tokens
-from ekklesia.errors import HostFailure, RunError
-from ekklesia.patterns.aggregation import Vote, aggregate_votes
-from ekklesia.runtime.events import (
+from ekklesia.core.events import (
     AgentFailed,
     Aggregated,
     HostRestarted,
@@ -47,12 +44,15 @@ from ekklesia.runtime.events import (
     Usage,
     VoteCast,
 )
+from ekklesia.core.llm import estimate_tokens
+from ekklesia.core.messages import AgentMessage, TaskMessage
+from ekklesia.core.task import Task
+from ekklesia.errors import HostFailure, RunError
+from ekklesia.patterns.aggregation import Vote, aggregate_votes
 from ekklesia.runtime.host import AgentHost, AgentWork, RoundWork, Turn
 from ekklesia.runtime.ledger import Budget, Ledger, Reservation
-from ekklesia.runtime.messages import AgentMessage, TaskMessage
 from ekklesia.runtime.placement import Placement
 from ekklesia.runtime.timeline import Timeline
-from ekklesia.tasks.task import Task
 
 __all__ = ["EngineConfig", "HostPool", "RoundEngine", "RunResult", "new_run_id"]
 

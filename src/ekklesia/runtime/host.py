@@ -16,9 +16,9 @@ import ray
 from ekklesia.agents.agent import Agent, Utterance
 from ekklesia.agents.context import Allowance, MemoryProvider, StepContext
 from ekklesia.agents.replay import ReplayModel
-from ekklesia.runtime.events import ModelCalled
-from ekklesia.runtime.messages import AgentMessage, TaskMessage
-from ekklesia.tasks.task import Task
+from ekklesia.core.events import ModelCalled
+from ekklesia.core.messages import AgentMessage, TaskMessage
+from ekklesia.core.task import Task
 
 __all__ = ["AgentHost", "AgentWork", "HostCore", "RoundWork", "Turn"]
 

@@ -13,8 +13,8 @@ import math
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ekklesia.core.events import Usage
 from ekklesia.errors import SpecError
-from ekklesia.runtime.events import Usage
 
 __all__ = ["Budget", "Ledger", "Reservation"]
 

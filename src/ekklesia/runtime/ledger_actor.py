@@ -23,8 +23,9 @@ from typing import Any
 import ray
 from pydantic import BaseModel, ConfigDict
 
-from ekklesia.agents.model import LLMRequest, LLMResponse, Model
-from ekklesia.runtime.events import Usage
+from ekklesia.agents.model import Model
+from ekklesia.core.events import Usage
+from ekklesia.core.llm import LLMRequest, LLMResponse
 from ekklesia.runtime.ledger import Budget, Ledger, Reservation
 
 __all__ = [

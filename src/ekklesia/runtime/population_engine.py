@@ -33,8 +33,7 @@ import pyarrow.parquet as pq
 import ray
 
 from ekklesia.agents.population import Population, State
-from ekklesia.errors import HostFailure, RunError
-from ekklesia.runtime.events import (
+from ekklesia.core.events import (
     ColumnStats,
     HostRestarted,
     MailSent,
@@ -47,10 +46,12 @@ from ekklesia.runtime.events import (
     StatesSaved,
     Usage,
 )
+from ekklesia.core.paths import timeline_dir
+from ekklesia.errors import HostFailure, RunError
 from ekklesia.runtime.footprint import MemorySampler
 from ekklesia.runtime.population_host import PhaseReport, PopulationHost, SliceStats
 from ekklesia.runtime.population_placement import Layout
-from ekklesia.runtime.timeline import Timeline, timeline_dir
+from ekklesia.runtime.timeline import Timeline
 
 __all__ = ["PopulationEngine", "PopulationPool", "RoundReport", "SimOutcome", "SimulationConfig"]
 

@@ -26,16 +26,10 @@ import numpy as np
 import numpy.typing as npt
 import ray
 
-from ekklesia.agents.population import (
-    AgentKind,
-    Directory,
-    Population,
-    PopulationContext,
-    State,
-)
-from ekklesia.agents.simulated import stable_seed
-from ekklesia.runtime.agent_random import AgentRandom, splitmix64
-from ekklesia.runtime.mail import Ids, Inbox, Mail, Parcel
+from ekklesia.agents.population import AgentKind, Directory, Population, PopulationContext, State
+from ekklesia.core.agent_random import AgentRandom, splitmix64
+from ekklesia.core.mail import Ids, Inbox, Mail, Parcel
+from ekklesia.core.seeds import stable_seed
 from ekklesia.runtime.population_placement import CHUNK, Layout, Slice
 
 __all__ = [

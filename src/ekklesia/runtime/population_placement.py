@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ekklesia.runtime.mail import Ids
+from ekklesia.core.mail import Ids
 
 __all__ = ["CHUNK", "Layout", "PopulationSlot", "Slice", "lay_out"]
 

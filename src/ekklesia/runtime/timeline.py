@@ -18,8 +18,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ekklesia.errors import TimelineNotFound, UserError
-from ekklesia.runtime.events import (
+from ekklesia.core.events import (
     EVENT_ADAPTER,
     SCHEMA_VERSION,
     ModelCalled,
@@ -28,8 +27,10 @@ from ekklesia.runtime.events import (
     Usage,
     fingerprint,
 )
+from ekklesia.core.paths import timeline_dir
+from ekklesia.errors import TimelineNotFound, UserError
 
-__all__ = ["Timeline", "data_home", "timeline_dir"]
+__all__ = ["Timeline"]
 
 _SCHEMA = pa.schema(
     [
@@ -47,15 +48,6 @@ _SCHEMA = pa.schema(
     metadata={b"ekklesia.schema_version": str(SCHEMA_VERSION).encode()},
 )
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-
-
-def data_home() -> Path:
-    """Where ekklesia keeps its data: ``$EKKLESIA_HOME``, else ``~/.ekklesia``."""
-    return Path(os.environ.get("EKKLESIA_HOME") or Path.home() / ".ekklesia")
-
-
-def timeline_dir() -> Path:
-    return data_home() / "timelines"
 
 
 class Timeline:

@@ -1,7 +1,7 @@
 """Task suites: ``ek.tasks.arithmetic(n, seed)`` and the :class:`Task` model."""
 
+from ekklesia.core.task import Task
 from ekklesia.tasks.arithmetic import arithmetic
-from ekklesia.tasks.task import Task
 
 __all__ = ["Task", "arithmetic", "suite"]
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ekklesia.core.task import Task
 from ekklesia.errors import SpecError
-from ekklesia.tasks.task import Task
 
 __all__ = ["arithmetic"]
 

@@ -12,8 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from ekklesia.agents.model import LLMResponse
-from ekklesia.runtime.messages import AgentMessage, TaskMessage
+from ekklesia.core.llm import LLMResponse
+from ekklesia.core.messages import AgentMessage, TaskMessage
 
 __all__ = [
     "EVENT_ADAPTER",

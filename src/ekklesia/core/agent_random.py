@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from ekklesia.agents.simulated import stable_seed
+from ekklesia.core.seeds import stable_seed
 
 __all__ = ["AgentRandom", "splitmix64"]
 
