@@ -40,11 +40,12 @@ from ekklesia.errors import (
 )
 from ekklesia.memory import Memory, MemoryPolicy
 from ekklesia.patterns.graph import build_graph
+from ekklesia.replay import areplay, replay
 from ekklesia.runtime.ledger import Budget, Ledger
 from ekklesia.runtime.ledger_actor import BudgetedModel, session_ledger
 from ekklesia.runtime.timeline import Timeline
 from ekklesia.simulation import RoundReport, Simulation, SimulationResult
-from ekklesia.swarm import ReplayReport, RunResult, Swarm, areplay, replay
+from ekklesia.swarm import ReplayReport, RunResult, Swarm
 from ekklesia.tasks import Task
 
 if TYPE_CHECKING:

@@ -10,6 +10,7 @@ Errors are split by who must act::
     │   ├── HostFailure      an agent host died and could not be brought back
     │   └── ReplayMismatch   a replay asked for a model call the timeline does not hold
     ├── BudgetExceeded       a model call was refused because it would overrun the budget
+    ├── ToolError            a tool call failed: bad arguments, a timeout, the tool's own error
     └── ConnectorError       a call to the outside failed (ekklesia.connectors)
         ├── TransientError   worth retrying: 429, 5xx, timeouts
         ├── PermanentError   not worth retrying: the request itself was refused
@@ -25,12 +26,17 @@ from __future__ import annotations
 
 __all__ = [
     "BudgetExceeded",
+    "CircuitOpen",
+    "ConnectorError",
     "EkklesiaError",
     "HostFailure",
+    "PermanentError",
     "ReplayMismatch",
     "RunError",
     "SpecError",
     "TimelineNotFound",
+    "ToolError",
+    "TransientError",
     "UserError",
 ]
 
@@ -65,3 +71,33 @@ class ReplayMismatch(RunError):
 
 class BudgetExceeded(EkklesiaError):
     """A model call was refused because it would overrun a budget."""
+
+
+class ToolError(EkklesiaError):
+    """A tool call failed. Inside a run it is recorded on the call and the step goes on."""
+
+
+class ConnectorError(EkklesiaError):
+    """A call to an outside service failed. ``status`` is the HTTP status, when there was one."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class TransientError(ConnectorError):
+    """A failure that another try may not meet: rate limited, server error, timeout."""
+
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, status=status)
+        self.retry_after = retry_after
+
+
+class PermanentError(ConnectorError):
+    """A failure that repeats on every try: a bad request, a wrong key, an unknown model."""
+
+
+class CircuitOpen(ConnectorError):
+    """The endpoint failed too often lately; calls fail fast until its breaker lets one through."""

@@ -24,7 +24,6 @@ the same final states, whatever the number of hosts.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -35,23 +34,24 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from ekklesia.agents.population import AgentKind, Population
+from ekklesia.core.aio import run_sync
 from ekklesia.core.events import RoundMeasured, StatesSaved
+from ekklesia.core.imports import resolve
 from ekklesia.errors import SpecError, UserError
-from ekklesia.runtime.engine import new_run_id
 from ekklesia.runtime.footprint import MemorySampler, check_fits, estimate
 from ekklesia.runtime.population_engine import PopulationEngine, RoundReport, SimulationConfig
 from ekklesia.runtime.population_placement import lay_out
 from ekklesia.runtime.ray_support import ensure_ray, ray_cpus
+from ekklesia.runtime.replay import ReplayReport
+from ekklesia.runtime.shell import new_run_id
 from ekklesia.runtime.timeline import Timeline
-from ekklesia.swarm import ReplayReport, _sync
 
 __all__ = [
     "FULL_RECORD_LIMIT",
     "RoundReport",
     "Simulation",
     "SimulationResult",
-    "areplay",
-    "replay",
+    "areplay_simulation",
 ]
 
 Record = Literal["auto", "full", "sample"]
@@ -234,7 +234,7 @@ class Simulation:
         """Rebuild a simulation from the spec its timeline recorded."""
         populations = [
             Population(
-                _kind_from(d["kind"]),
+                resolve(d["kind"], AgentKind, what="the population kind"),
                 n=d["n"],
                 params=d["params"],
                 name=d["name"],
@@ -260,39 +260,23 @@ class Simulation:
         on_start: Callable[[float], None] | None = None,
     ) -> SimulationResult:
         """Run the simulation (sync). Inside async code use :meth:`arun`."""
-        return _sync(self.arun(on_round, on_start=on_start), "Simulation.run()", "await sim.arun()")
+        return run_sync(
+            self.arun(on_round, on_start=on_start), "Simulation.run()", "await sim.arun()"
+        )
 
 
-def _kind_from(path: str) -> type[AgentKind]:
-    module_name, _, qualname = path.partition(":")
-    try:
-        found: Any = importlib.import_module(module_name)
-        for part in qualname.split("."):
-            found = getattr(found, part)
-    except (ImportError, AttributeError) as exc:
-        raise UserError(f"cannot rebuild the population kind {path}: not importable") from exc
-    if not (isinstance(found, type) and issubclass(found, AgentKind)):
-        raise UserError(f"{path} is not a population kind")
-    return found
-
-
-async def areplay(run_id: str) -> ReplayReport:
+async def areplay_simulation(recorded: Timeline) -> ReplayReport:
     """Run a recorded simulation again from its spec and seed; compare every event (wall-clock
     and placement aside) and the digests of the final states."""
-    recorded = Timeline.load(run_id)
     started = recorded.started
     if "populations" not in started.spec:
-        raise UserError(f"run {run_id} is not a simulation")
+        raise UserError(f"run {recorded.run_id} is not a simulation")
     sim = Simulation.from_spec(started.spec, str(started.task.get("prompt", "")))
     result = await sim.arun()
     saved = [e.populations for e in recorded.of_kind(StatesSaved)]
     again = [e.populations for e in result.timeline.of_kind(StatesSaved)]
     same_states = bool(saved) and _digests(saved) == _digests(again)
     return ReplayReport.compare(recorded, result.timeline, outcome_matches=same_states)
-
-
-def replay(run_id: str) -> ReplayReport:
-    return _sync(areplay(run_id), "replay()", "await areplay(...)")
 
 
 def _digests(saved: list[dict[str, dict[str, str | int]]]) -> list[dict[str, str | int]]:

@@ -1,16 +1,21 @@
-"""The user's entry point: a :class:`Swarm` of agents over a debate graph, run on Ray.
+"""The user's entry point: a :class:`Swarm` of agents working tasks by a pattern, on Ray.
 
 Async inside, with one thin sync wrapper at the edge: ``swarm.run(task)`` from scripts,
-``await swarm.arun(task)`` from async code. Hosts start on the first run and are reused by later
-runs until :meth:`Swarm.close` (or the end of a ``with`` block).
+``await swarm.arun(task)`` from async code, ``async for event in swarm.stream(task)`` to follow a
+run live. Hosts start on the first run and are reused by later runs until :meth:`Swarm.close` (or
+the end of a ``with`` block). A swarm is described by a :class:`~ekklesia.patterns.spec.RunSpec`
+(:meth:`Swarm.from_spec` builds one from a spec or a file; :meth:`Swarm.describe` gives it back,
+as every timeline records it).
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
-from collections.abc import Callable, Coroutine, Iterable, Sequence
-from typing import Any, TypeVar
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from functools import partial
+from pathlib import Path
+from typing import Any
 
 import networkx as nx
 from pydantic import BaseModel
@@ -18,37 +23,30 @@ from pydantic import BaseModel
 from ekklesia.agents.agent import Agent
 from ekklesia.agents.context import MemoryProvider
 from ekklesia.agents.model import Model
-from ekklesia.agents.roles import Role
+from ekklesia.agents.roles import Role, get_role
+from ekklesia.core.aio import run_sync
+from ekklesia.core.events import AnyEvent
+from ekklesia.core.imports import import_path, resolve
+from ekklesia.core.llm import LLMRequest, LLMResponse
 from ekklesia.core.task import Task
-from ekklesia.errors import SpecError, UserError
-from ekklesia.patterns.aggregation import check_aggregation
+from ekklesia.errors import SpecError
 from ekklesia.patterns.graph import build_graph, validate_graph
+from ekklesia.patterns.library import get_pattern
+from ekklesia.patterns.pattern import Pattern, Plan
+from ekklesia.patterns.spec import AgentSpec, RunSpec
 from ekklesia.runtime.engine import EngineConfig, HostPool, RoundEngine, RunResult
 from ekklesia.runtime.ledger import Budget
 from ekklesia.runtime.placement import check_placement, place
 from ekklesia.runtime.ray_support import ensure_ray, ray_cpus
+from ekklesia.runtime.replay import ReplayReport
+from ekklesia.runtime.shell import EventListener
 from ekklesia.runtime.timeline import Timeline
 
-__all__ = ["ReplayReport", "RunResult", "Swarm", "replay"]
-
-T = TypeVar("T")
-
-
-def _sync(
-    coro: Coroutine[Any, Any, T],
-    called: str = "Swarm.run()",
-    instead: str = "await swarm.arun(...)",
-) -> T:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    coro.close()
-    raise UserError(f"{called} was called inside a running event loop: use `{instead}`")
+__all__ = ["ReplayReport", "RunResult", "Swarm", "areplay_swarm"]
 
 
 class Swarm:
-    """Agents, the graph they debate over, and how a run ends. See the README for a tour."""
+    """Agents, the pattern they follow, the graph they hear each other over, and how a run ends."""
 
     def __init__(
         self,
@@ -59,6 +57,8 @@ class Swarm:
         seed: int = 0,
         budget: Budget | None = None,
         *,
+        pattern: str | Pattern = "debate",
+        options: Mapping[str, Any] | BaseModel | None = None,
         stop_on_consensus: bool = True,
         placement: str | int = "auto",
         max_restarts: int = 3,
@@ -77,17 +77,14 @@ class Swarm:
             raise SpecError(f"rounds must be an integer >= 1, got {rounds!r}")
         if max_restarts < 0:
             raise SpecError(f"max_restarts must be >= 0, got {max_restarts}")
-        check_aggregation(aggregate)
         self.agents = {a.name: a for a in agents}
-        judges = sorted(a.name for a in agents if not a.role.debates)
+        recipe = get_pattern(pattern)
+        self.plan = Plan(rounds, aggregate, stop_on_consensus, recipe.parse_options(options))
+        self.pattern = recipe.configure(self.plan.options)
+        self.pattern.check_swarm(self.agents, self.plan)
         debaters = sorted(a.name for a in agents if a.role.debates)
-        if aggregate == "judge" and len(judges) != 1:
-            raise SpecError(
-                f"aggregate='judge' needs exactly one agent with a non-debating role such as "
-                f"'judge'; found {len(judges)}"
-            )
         self.graph = build_graph(graph, debaters, seed)
-        validate_graph(self.graph, debaters, rounds=rounds)
+        validate_graph(self.graph, debaters, rounds=rounds if self.pattern.uses_graph else 1)
         self.topology = graph if isinstance(graph, str) else "custom"
         self.rounds = rounds
         self.aggregate = aggregate
@@ -108,33 +105,39 @@ class Swarm:
         self.name = name
         self._pool: HostPool | None = None
         self._config = EngineConfig(
-            rounds=rounds,
-            aggregate=aggregate,
-            seed=seed,
-            budget=self.budget,
-            stop_on_consensus=stop_on_consensus,
-            judge=judges[0] if judges else None,
-            max_restarts=max_restarts,
-            swarm_id=name,
+            seed=seed, budget=self.budget, max_restarts=max_restarts, swarm_id=name
         )
 
     # -- description ---------------------------------------------------------------------------
 
+    def spec(self) -> RunSpec:
+        """The run spec of this swarm (enough to rebuild it), as every run's timeline records it."""
+        graph: str | list[tuple[str, str]] = (
+            self.topology
+            if self.topology != "custom"
+            else sorted((str(u), str(v)) for u, v in self.graph.edges)
+        )
+        memory_name = getattr(getattr(self.memory, "config", None), "name", None)
+        return RunSpec(
+            name=self.name,
+            pattern=self.pattern.name,
+            agents=[
+                AgentSpec.model_validate(self.agents[n].describe()) for n in sorted(self.agents)
+            ],
+            graph=graph,
+            rounds=self.rounds,
+            aggregate=self.aggregate,
+            stop_on_consensus=self.stop_on_consensus,
+            budget=self.budget,
+            seed=self.seed,
+            memory=memory_name if isinstance(memory_name, str) else None,
+            options=self.plan.options.model_dump(mode="json") if self.plan.options else {},
+            max_restarts=self.max_restarts,
+        )
+
     def describe(self) -> dict[str, Any]:
-        """The spec as recorded in every run's timeline (enough to rebuild the swarm)."""
-        return {
-            "name": self.name,
-            "agents": [self.agents[n].describe() for n in sorted(self.agents)],
-            "graph": {
-                "topology": self.topology,
-                "edges": sorted([str(u), str(v)] for u, v in self.graph.edges),
-            },
-            "rounds": self.rounds,
-            "aggregate": self.aggregate,
-            "seed": self.seed,
-            "budget": self.budget.model_dump(),
-            "stop_on_consensus": self.stop_on_consensus,
-        }
+        """The spec as plain data."""
+        return self.spec().to_data()
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -167,18 +170,48 @@ class Swarm:
         task: Task | str,
         *,
         replay: Timeline | None = None,
-        on_event: Callable[[Any], None] | None = None,
+        on_event: EventListener | None = None,
     ) -> RunResult:
-        """Run one task to the end; the timeline is written whatever happens."""
+        """Run one task to the end; the timeline is written whatever happens.
+
+        ``on_event`` is called with each event as it is appended. Cancelling the awaiting task
+        ends the run cleanly: its timeline closes with a ``run_cancelled`` event.
+        """
         if isinstance(task, str):
             task = Task.of(task)
         pool = await self._hosts()
-        engine = RoundEngine(self._config, self.agents, self.graph, pool, self.describe())
+        engine = RoundEngine(
+            self._config,
+            self.agents,
+            self.graph,
+            pool,
+            self.describe(),
+            partial(self.pattern.run, plan=self.plan),
+            tags={"pattern": self.pattern.name, "task_kind": task.suite},
+        )
         return await engine.run(task, replay=replay, on_event=on_event)
 
     def run(self, task: Task | str) -> RunResult:
         """Run one task (sync). Inside async code use :meth:`arun`."""
-        return _sync(self.arun(task))
+        return run_sync(self.arun(task), "Swarm.run()", "await swarm.arun(...)")
+
+    async def stream(self, task: Task | str) -> AsyncIterator[AnyEvent]:
+        """Each event of a run of ``task`` as it is appended, ending with the run's last event.
+
+        Leaving the loop early (``break``, an error, ``aclose()``) cancels the run.
+        """
+        queue: asyncio.Queue[AnyEvent | None] = asyncio.Queue()
+        running = asyncio.ensure_future(self.arun(task, on_event=queue.put_nowait))
+        running.add_done_callback(lambda _: queue.put_nowait(None))
+        try:
+            while (event := await queue.get()) is not None:
+                yield event
+            running.result()  # a run that failed raises here, after its last event
+        finally:
+            if not running.done():
+                running.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await running
 
     async def arun_many(
         self, tasks: Iterable[Task], *, on_result: Callable[[RunResult], None] | None = None
@@ -195,95 +228,106 @@ class Swarm:
     def run_many(
         self, tasks: Iterable[Task], *, on_result: Callable[[RunResult], None] | None = None
     ) -> list[RunResult]:
-        return _sync(self.arun_many(tasks, on_result=on_result))
+        return run_sync(
+            self.arun_many(tasks, on_result=on_result),
+            "Swarm.run_many()",
+            "await swarm.arun_many(...)",
+        )
 
-    # -- rebuilding from a timeline ------------------------------------------------------------
+    # -- building from a spec ------------------------------------------------------------------
 
     @classmethod
     def from_spec(
-        cls, spec: dict[str, Any], *, model_for: Callable[[str], Model] | None = None
+        cls,
+        spec: RunSpec | Mapping[str, Any] | str | Path,
+        *,
+        model_for: Callable[[str], Model] | None = None,
+        memory: MemoryProvider | None = None,
     ) -> Swarm:
-        """Rebuild a swarm from a recorded spec.
+        """Build a swarm from a :class:`RunSpec`, its data, or a YAML/JSON file.
 
-        ``model_for`` builds each agent's model from its recorded spec string (by default the
-        model the spec names).
+        ``model_for`` builds each agent's model from its spec string (by default the model the
+        spec names); ``memory`` overrides the memory the spec names.
         """
-        agents = [_agent_from(desc, model_for) for desc in spec["agents"]]
-        graph = nx.DiGraph()
-        graph.add_nodes_from(a.name for a in agents if a.role.debates)
-        graph.add_edges_from(tuple(e) for e in spec["graph"]["edges"])
-        swarm = cls(
+        run_spec = RunSpec.of(spec)
+        agents = _agents_of(run_spec, model_for)
+        if memory is None and run_spec.memory is not None:
+            from ekklesia.memory import Memory
+
+            memory = Memory(run_spec.memory)
+        graph: str | nx.DiGraph = (
+            run_spec.graph if isinstance(run_spec.graph, str) else _edges(run_spec.graph, agents)
+        )
+        placement = run_spec.placement
+        return cls(
             agents,
             graph=graph,
-            rounds=spec["rounds"],
-            aggregate=spec["aggregate"],
-            seed=spec["seed"],
-            budget=Budget(**spec["budget"]),
-            stop_on_consensus=spec["stop_on_consensus"],
-            name=spec.get("name", "swarm"),
+            rounds=run_spec.rounds,
+            aggregate=run_spec.aggregate,
+            seed=run_spec.seed,
+            budget=run_spec.budget,
+            pattern=run_spec.pattern,
+            options=run_spec.options,
+            stop_on_consensus=run_spec.stop_on_consensus,
+            placement=int(placement)
+            if isinstance(placement, str) and placement.isdigit()
+            else placement,
+            max_restarts=run_spec.max_restarts,
+            memory=memory,
+            name=run_spec.name,
         )
-        swarm.topology = spec["graph"]["topology"]  # the name it was built from, not "custom"
-        return swarm
 
 
-def _agent_from(desc: dict[str, Any], model_for: Callable[[str], Model] | None) -> Agent:
-    module_name, _, qualname = desc["class"].partition(":")
-    try:
-        cls: Any = importlib.import_module(module_name)
-        for part in qualname.split("."):
-            cls = getattr(cls, part)
-    except (ImportError, AttributeError) as exc:
-        raise UserError(
-            f"cannot rebuild agent {desc['name']}: {desc['class']} is not importable"
-        ) from exc
-    agent = Agent.__new__(cls)
+def _edges(edges: Sequence[tuple[str, str]], agents: Sequence[Agent]) -> nx.DiGraph:
+    graph = nx.DiGraph()
+    graph.add_nodes_from(a.name for a in agents if a.role.debates)
+    graph.add_edges_from(edges)
+    return graph
+
+
+def _agents_of(spec: RunSpec, model_for: Callable[[str], Model] | None) -> list[Agent]:
+    if isinstance(spec.agents, list):
+        return [_agent(a, spec, model_for) for a in spec.agents]
+    pattern = get_pattern(spec.pattern)
+    roles = [spec.role] if spec.role else list(pattern.roles) or ["solver"]
+    described = [
+        AgentSpec(
+            name=f"agent-{i}" if len(roles) == 1 else f"{roles[i % len(roles)]}-{i}",
+            role=roles[i % len(roles)],
+            tools=spec.tools,
+        )
+        for i in range(spec.agents)
+    ]
+    if spec.aggregate == "judge":
+        described.append(AgentSpec(name="judge", role="judge"))
+    return [_agent(a, spec, model_for) for a in described]
+
+
+def _agent(desc: AgentSpec, spec: RunSpec, model_for: Callable[[str], Model] | None) -> Agent:
+    model_spec = desc.model or spec.model
+    model: str | Model = model_for(model_spec) if model_for is not None else model_spec
+    role: Role = get_role(desc.role)
+    if desc.class_ is None or desc.class_ == import_path(Agent):
+        return Agent(
+            desc.name,
+            role=role,
+            model=model,
+            max_tokens=desc.max_tokens,
+            temperature=desc.temperature,
+            tools=desc.tools,
+        )
+    cls = resolve(desc.class_, Agent, what=f"the class of agent {desc.name}")
+    agent = Agent.__new__(cls)  # a user's subclass may take other arguments: set what Agent sets
     Agent.__init__(
         agent,
-        desc["name"],
-        role=Role.model_validate(desc["role"]),
-        model=model_for(desc["model"]) if model_for is not None else desc["model"],
-        max_tokens=desc["max_tokens"],
-        temperature=desc["temperature"],
+        desc.name,
+        role=role,
+        model=model,
+        max_tokens=desc.max_tokens,
+        temperature=desc.temperature,
+        tools=desc.tools,
     )
-    return agent  # type: ignore[no-any-return]
-
-
-class ReplayReport(BaseModel):
-    """What a replay found: whether the outcome and every event match the recording."""
-
-    run_id: str
-    replay_run_id: str
-    events: int
-    outcome_matches: bool
-    events_match: bool
-    first_difference: int | None = None
-    recorded: dict[str, Any] | None = None
-    replayed: dict[str, Any] | None = None
-
-    @property
-    def identical(self) -> bool:
-        return self.outcome_matches and self.events_match
-
-    @classmethod
-    def compare(
-        cls, recorded: Timeline, replayed: Timeline, *, outcome_matches: bool
-    ) -> ReplayReport:
-        """Compare two timelines event by event, wall-clock and placement aside."""
-        ours, theirs = replayed.fingerprint(), recorded.fingerprint()
-        pairs = enumerate(zip(ours, theirs, strict=False))
-        first = next((i for i, (a, b) in pairs if a != b), None)
-        if first is None and len(ours) != len(theirs):
-            first = min(len(ours), len(theirs))
-        return cls(
-            run_id=recorded.run_id,
-            replay_run_id=replayed.run_id,
-            events=len(theirs),
-            outcome_matches=outcome_matches,
-            events_match=first is None,
-            first_difference=first,
-            recorded=theirs[first] if first is not None and first < len(theirs) else None,
-            replayed=ours[first] if first is not None and first < len(ours) else None,
-        )
+    return agent
 
 
 class _RecordedModel(Model):
@@ -295,18 +339,13 @@ class _RecordedModel(Model):
     def spec(self) -> str:
         return self.name
 
-    async def complete(self, request: Any) -> Any:  # pragma: no cover - never reached
+    async def complete(self, request: LLMRequest) -> LLMResponse:  # pragma: no cover
         raise RuntimeError("a replayed run called a model")
 
 
-async def areplay(run_id: str) -> ReplayReport:
-    """Re-run a recorded run with the recorded model outputs and no model calls; compare."""
-    recorded = Timeline.load(run_id)
+async def areplay_swarm(recorded: Timeline) -> ReplayReport:
+    """Re-run a recorded swarm run with the recorded model and tool outputs; compare."""
     started = recorded.started
-    if "populations" in started.spec:  # a simulation of populations: re-run from its seed
-        from ekklesia.simulation import areplay as areplay_simulation
-
-        return await areplay_simulation(run_id)
     task = Task.model_validate(started.task)
     swarm = Swarm.from_spec(started.spec, model_for=_RecordedModel)
     try:
@@ -318,7 +357,3 @@ async def areplay(run_id: str) -> ReplayReport:
         finished.answer == result.answer and finished.stop_reason == result.stop_reason
     )
     return ReplayReport.compare(recorded, result.timeline, outcome_matches=outcome_matches)
-
-
-def replay(run_id: str) -> ReplayReport:
-    return _sync(areplay(run_id))

@@ -21,7 +21,7 @@ def test_runs_and_rounds_are_spans_and_messages_carry_trace_context() -> None:
         result = swarm.run(ek.Task.of("1+1?", "2"))
     spans = exporter.get_finished_spans()
     names = [s.name for s in spans]
-    assert names.count("ekklesia.round") == 2 and names.count("ekklesia.run") == 1
+    assert names.count("ekklesia.step") == 2 and names.count("ekklesia.run") == 1
     run_span = next(s for s in spans if s.name == "ekklesia.run")
     assert run_span.attributes is not None and run_span.attributes["run_id"] == result.run_id
     trace_id = f"{run_span.context.trace_id:032x}"

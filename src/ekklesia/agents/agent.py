@@ -21,6 +21,8 @@ from ekklesia.agents.spec import model_from_spec
 from ekklesia.core.llm import ChatTurn, LLMRequest, SimHints
 from ekklesia.core.messages import AgentMessage, TaskMessage
 from ekklesia.errors import SpecError
+from ekklesia.tools.base import Tool
+from ekklesia.tools.registry import resolve_tools
 
 __all__ = ["Agent", "Utterance"]
 
@@ -61,6 +63,8 @@ class Agent:
         *,
         max_tokens: int = 512,
         temperature: float = 0.7,
+        tools: Sequence[str | Tool[Any]] = (),
+        max_tool_calls: int = 8,
     ) -> None:
         if not isinstance(name, str) or not _NAME.match(name):
             raise SpecError(
@@ -71,8 +75,12 @@ class Agent:
         self.name = name
         self.role = get_role(role)
         self.model = model_from_spec(model)
+        if max_tool_calls < 0:
+            raise SpecError(f"agent {name}: max_tool_calls must be >= 0, got {max_tool_calls}")
         self.max_tokens = max_tokens
         self.temperature = temperature
+        self.tools = resolve_tools(tools)
+        self.max_tool_calls = max_tool_calls
 
     def __repr__(self) -> str:
         kind = type(self).__name__
@@ -88,7 +96,13 @@ class Agent:
             "model": self.model.spec(),
             "max_tokens": self.max_tokens,
             "temperature": self.temperature,
+            "tools": list(self.tools),
         }
+
+    def max_tool_usd(self) -> float:
+        """The most this agent's tool calls can cost in one step, for the budget's reservation."""
+        prices = [t.price_usd for t in self.tools.values()]
+        return self.max_tool_calls * max(prices, default=0.0)
 
     # -- one step ------------------------------------------------------------------------------
 
@@ -127,6 +141,10 @@ class Agent:
         turns.append(ChatTurn(role="user", content=ctx.task.prompt))
         if own:
             turns.append(ChatTurn(role="assistant", content=own[-1].content))
+        if ctx.instruction is not None:  # a stage of a pattern says what it wants of this step
+            heard = "\n\n".join(f"{m.sender}: ```{m.content}```" for m in others)
+            turns.append(ChatTurn(role="user", content=ctx.instruction.replace("{heard}", heard)))
+            return turns
         if others:
             opinions = "\n\n".join(f"One agent solution: ```{m.content}```" for m in others)
             turns.append(ChatTurn(role="user", content=DEBATE_PROMPT.format(opinions=opinions)))

@@ -9,8 +9,8 @@ import typer
 
 from ekklesia.cli._common import console, one_line_errors, render_transcript
 from ekklesia.core.paths import timeline_dir
+from ekklesia.replay import replay as replay_run
 from ekklesia.runtime.timeline import Timeline
-from ekklesia.swarm import replay as replay_run
 
 __all__ = ["register"]
 

@@ -42,7 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 from tenacity.wait import wait_exponential_jitter
 
-from ekklesia.errors import EkklesiaError
+from ekklesia.errors import CircuitOpen, ConnectorError, PermanentError, TransientError
 
 __all__ = [
     "CircuitOpen",
@@ -62,32 +62,6 @@ RETRYABLE_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 522
 
 T = TypeVar("T")
 log = logging.getLogger("ekklesia.connectors")
-
-
-class ConnectorError(EkklesiaError):
-    """A call to an outside service failed. ``status`` is the HTTP status, when there was one."""
-
-    def __init__(self, message: str, *, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class TransientError(ConnectorError):
-    """A failure that another try may not meet: rate limited, server error, timeout."""
-
-    def __init__(
-        self, message: str, *, status: int | None = None, retry_after: float | None = None
-    ) -> None:
-        super().__init__(message, status=status)
-        self.retry_after = retry_after
-
-
-class PermanentError(ConnectorError):
-    """A failure that repeats on every try: a bad request, a wrong key, an unknown model."""
-
-
-class CircuitOpen(ConnectorError):
-    """The endpoint failed too often lately; calls fail fast until its breaker lets one through."""
 
 
 class RetryPolicy(BaseModel):

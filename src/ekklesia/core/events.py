@@ -8,9 +8,9 @@ seed compare equal field for field.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeAlias
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter
 
 from ekklesia.core.llm import LLMResponse
 from ekklesia.core.messages import AgentMessage, TaskMessage
@@ -19,11 +19,14 @@ __all__ = [
     "EVENT_ADAPTER",
     "NONDETERMINISTIC_FIELDS",
     "SCHEMA_VERSION",
+    "STOP_REASONS",
     "AgentFailed",
     "Aggregated",
+    "AnyEvent",
     "CallRefused",
     "ColumnStats",
     "Event",
+    "GateChecked",
     "HostRestarted",
     "MailSent",
     "MemoryOp",
@@ -32,12 +35,15 @@ __all__ = [
     "PopulationStats",
     "RoundMeasured",
     "RoundStarted",
+    "RunCancelled",
     "RunErrored",
     "RunFinished",
     "RunStarted",
     "RunStopped",
+    "StageStarted",
     "StatesSaved",
     "StopReason",
+    "ToolCalled",
     "Usage",
     "VoteCast",
     "fingerprint",
@@ -47,7 +53,7 @@ SCHEMA_VERSION = 1
 
 #: Fields recorded for people and tools but excluded when timelines are compared.
 NONDETERMINISTIC_FIELDS = frozenset(
-    {"wall_time", "run_id", "latency_s", "trace", "placement", "timeline_path"}
+    {"wall_time", "run_id", "latency_s", "trace", "placement", "timeline_path", "pid", "hostname"}
 )
 #: Events that record what the machine did, not what the swarm did.
 OPERATIONAL_EVENTS = frozenset({"host_restarted"})
@@ -63,6 +69,7 @@ class Usage(BaseModel):
     usd: float = 0.0
     calls: int = 0
     unpriced_calls: int = 0
+    tool_calls: int = 0
 
     @property
     def total_tokens(self) -> int:
@@ -75,6 +82,7 @@ class Usage(BaseModel):
             usd=self.usd + other.usd,
             calls=self.calls + other.calls,
             unpriced_calls=self.unpriced_calls + other.unpriced_calls,
+            tool_calls=self.tool_calls + other.tool_calls,
         )
 
     @classmethod
@@ -86,6 +94,10 @@ class Usage(BaseModel):
             calls=1,
             unpriced_calls=int(response.cost_usd is None and response.ok),
         )
+
+    @classmethod
+    def of_tool(cls, cost_usd: float) -> Usage:
+        return cls(usd=cost_usd, tool_calls=1)
 
 
 class _Event(BaseModel):
@@ -99,14 +111,31 @@ class _Event(BaseModel):
 
 
 class RunStarted(_Event):
+    """The spec and the task, as validated. ``tags`` say what ran (pattern, task kind) for the
+    tools that read many timelines; ``pid`` and ``hostname`` tell a run still going from one that
+    died."""
+
     kind: Literal["run_started"] = "run_started"
     spec: dict[str, Any]
     task: dict[str, Any]
     placement: dict[str, list[str]] = Field(default_factory=dict)
+    tags: dict[str, str] = Field(default_factory=dict)
+    pid: int = 0
+    hostname: str = ""
 
 
 class RoundStarted(_Event):
     kind: Literal["round_started"] = "round_started"
+    agents: tuple[str, ...]
+
+
+class StageStarted(_Event):
+    """A stage of the pattern begins within a round: these agents step; ``attempt`` counts the
+    revisions a gate asked for (0 for the first run of the stage in the round)."""
+
+    kind: Literal["stage_started"] = "stage_started"
+    stage: str
+    attempt: int = 0
     agents: tuple[str, ...]
 
 
@@ -128,6 +157,29 @@ class CallRefused(_Event):
     agent: str
     call_index: int = 0
     reason: str
+
+
+class ToolCalled(_Event):
+    """One tool call of an agent's step: the arguments, the result (as JSON) or the error.
+
+    ``call_index`` counts the agent's tool calls within the round, so a replay returns the
+    recorded results in order; ``result_digest`` lets tools compare results without reading them.
+    """
+
+    kind: Literal["tool_call"] = "tool_call"
+    agent: str
+    call_index: int
+    tool: str
+    arguments: dict[str, JsonValue]
+    result: JsonValue = None
+    error: str | None = None
+    latency_s: float = 0.0
+    cost_usd: float = 0.0
+    result_digest: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
 
 
 class AgentFailed(_Event):
@@ -167,13 +219,28 @@ class Aggregated(_Event):
     tally: dict[str, float]
 
 
-StopReason = Literal["max_rounds", "consensus", "budget", "error"]
+class GateChecked(_Event):
+    """A quality gate's check over the round's output; ``attempt`` counts earlier failures."""
+
+    kind: Literal["gate"] = "gate"
+    gate: str
+    passed: bool
+    attempt: int = 0
+    detail: str = ""
+
+
+#: Why a run stopped: the built-in stop rules, and ``stop_rule`` for a pattern's own.
+StopReason = Literal[
+    "max_rounds", "consensus", "budget", "gate_exhausted", "stop_rule", "cancelled", "error"
+]
+STOP_REASONS: tuple[str, ...] = StopReason.__args__  # type: ignore[attr-defined]
 
 
 class RunStopped(_Event):
     kind: Literal["run_stopped"] = "run_stopped"
     reason: StopReason
     rounds_completed: int
+    detail: str = ""
 
 
 class RunFinished(_Event):
@@ -184,11 +251,19 @@ class RunFinished(_Event):
     stop_reason: str
     rounds: int
     usage: Usage
+    score: float | None = None
 
 
 class RunErrored(_Event):
     kind: Literal["run_error"] = "run_error"
     error: str
+
+
+class RunCancelled(_Event):
+    """The run was cancelled (``task.cancel()``, Ctrl-C, a client): it ends here, cleanly."""
+
+    kind: Literal["run_cancelled"] = "run_cancelled"
+    reason: str = "cancelled"
 
 
 class ColumnStats(BaseModel):
@@ -243,26 +318,31 @@ class StatesSaved(_Event):
     populations: dict[str, dict[str, str | int]]
 
 
-Event = Annotated[
+AnyEvent: TypeAlias = (
     RunStarted
     | RoundStarted
+    | StageStarted
     | MessageSent
     | ModelCalled
+    | ToolCalled
     | CallRefused
     | AgentFailed
     | HostRestarted
     | MemoryOp
+    | GateChecked
     | VoteCast
     | Aggregated
     | RunStopped
     | RunFinished
     | RunErrored
+    | RunCancelled
     | RoundMeasured
     | MailSent
-    | StatesSaved,
-    Field(discriminator="kind"),
-]
-EVENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(Event)
+    | StatesSaved
+)
+#: Every event, discriminated by ``kind``: the one type timelines read and write.
+Event = Annotated[AnyEvent, Field(discriminator="kind")]
+EVENT_ADAPTER: TypeAdapter[AnyEvent] = TypeAdapter(Event)
 
 
 def _strip(value: Any) -> Any:
@@ -273,7 +353,7 @@ def _strip(value: Any) -> Any:
     return value
 
 
-def fingerprint(events: list[Any]) -> list[dict[str, Any]]:
+def fingerprint(events: list[AnyEvent]) -> list[dict[str, Any]]:
     """The events as plain data without wall-clock and placement fields, nor operational events.
 
     Sequence numbers are renumbered so that a run that recorded a host restart compares equal to

@@ -3,7 +3,8 @@
 ``majority``: the most frequent answer; a tie goes to the tied answer whose first supporter comes
 first in agent-name order. ``confidence``: answers weighted by the confidence each agent stated
 (0.5 when it stated none), ties broken the same way. ``judge``: a judge agent reads the final
-answers and decides (the engine runs it; see :mod:`ekklesia.runtime.engine`).
+answers and decides (the pattern steps it; see :mod:`ekklesia.patterns.pattern`). ``last``: the
+answer (or else the text) of the voter who spoke last — what a writer's final draft is.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from ekklesia.errors import SpecError
 
 __all__ = ["AGGREGATIONS", "Vote", "aggregate_votes", "check_aggregation"]
 
-AGGREGATIONS = ("majority", "confidence", "judge")
+AGGREGATIONS = ("majority", "confidence", "judge", "last")
 DEFAULT_CONFIDENCE = 0.5
 
 

@@ -16,7 +16,7 @@ import ray
 from ekklesia.agents.agent import Agent, Utterance
 from ekklesia.agents.context import Allowance, MemoryProvider, StepContext
 from ekklesia.agents.replay import ReplayModel
-from ekklesia.core.events import ModelCalled
+from ekklesia.core.events import AnyEvent, ModelCalled, ToolCalled
 from ekklesia.core.messages import AgentMessage, TaskMessage
 from ekklesia.core.task import Task
 
@@ -25,29 +25,41 @@ __all__ = ["AgentHost", "AgentWork", "HostCore", "RoundWork", "Turn"]
 
 @dataclass
 class AgentWork:
+    """One agent's part of a step: its inbox, its allowance, where its calls are numbered from,
+    and — on replay — the recorded calls it gets instead of calling anything."""
+
     agent: str
     inbox: list[TaskMessage | AgentMessage]
     allowance: Allowance = field(default_factory=Allowance)
     replay: list[ModelCalled] | None = None
+    replay_tools: list[ToolCalled] | None = None
+    salt: tuple[str | int, ...] = ()
+    call_offset: int = 0
+    tool_offset: int = 0
 
 
 @dataclass
 class RoundWork:
+    """One step of a round for the agents of one host (a stage of the pattern)."""
+
     run_id: str
     round: int
     task: Task
     seed: int
     swarm_id: str
     items: list[AgentWork]
+    stage: str = ""
+    attempt: int = 0
+    instruction: str | None = None
 
 
 @dataclass
 class Turn:
-    """One agent's part of a round: what it said and what it did on the way."""
+    """One agent's part of a step: what it said and what it did on the way."""
 
     agent: str
     utterances: list[Utterance]
-    events: list[Any]
+    events: list[AnyEvent]
     error: str | None = None
 
 
@@ -79,6 +91,14 @@ class HostCore:
             allowance=item.allowance,
             memory_provider=self.memory,
             swarm_id=work.swarm_id,
+            stage=work.stage,
+            attempt=work.attempt,
+            instruction=work.instruction,
+            salt=item.salt,
+            tools=agent.tools,
+            recorded_tools=item.replay_tools,
+            call_offset=item.call_offset,
+            tool_offset=item.tool_offset,
         )
         try:
             utterances = await agent.step(item.inbox, ctx)

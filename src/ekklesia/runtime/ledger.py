@@ -14,7 +14,6 @@ import math
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ekklesia.core.events import Usage
-from ekklesia.errors import SpecError
 
 __all__ = ["Budget", "Ledger", "Reservation"]
 
@@ -22,7 +21,7 @@ __all__ = ["Budget", "Ledger", "Reservation"]
 class Budget(BaseModel):
     """Limits on a run's spending; ``None`` means no limit on that measure."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     max_usd: float | None = Field(default=None, gt=0)
     max_tokens: int | None = Field(default=None, gt=0)
@@ -30,7 +29,7 @@ class Budget(BaseModel):
     @model_validator(mode="after")
     def _finite(self) -> Budget:
         if self.max_usd is not None and not math.isfinite(self.max_usd):
-            raise SpecError("Budget.max_usd must be a finite number")
+            raise ValueError("max_usd must be a finite number")
         return self
 
 

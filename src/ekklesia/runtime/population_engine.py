@@ -39,7 +39,6 @@ from ekklesia.core.events import (
     MailSent,
     PopulationStats,
     RoundMeasured,
-    RunErrored,
     RunFinished,
     RunStarted,
     RunStopped,
@@ -51,14 +50,10 @@ from ekklesia.errors import HostFailure, RunError
 from ekklesia.runtime.footprint import MemorySampler
 from ekklesia.runtime.population_host import PhaseReport, PopulationHost, SliceStats
 from ekklesia.runtime.population_placement import Layout
-from ekklesia.runtime.timeline import Timeline
+from ekklesia.runtime.ray_errors import HOST_GONE, cause
+from ekklesia.runtime.shell import RunRecorder
 
 __all__ = ["PopulationEngine", "PopulationPool", "RoundReport", "SimOutcome", "SimulationConfig"]
-
-_HOST_GONE: tuple[type[BaseException], ...] = (
-    ray.exceptions.RayActorError,
-    ray.exceptions.ActorUnavailableError,
-)
 
 
 @dataclass(frozen=True)
@@ -135,7 +130,7 @@ class PopulationPool:
         )
         for host, answer in zip(self.layout.hosts, started, strict=True):
             if isinstance(answer, BaseException):
-                raise RunError(f"{host} could not be started: {_cause(answer)}") from answer
+                raise RunError(f"{host} could not be started: {cause(answer)}") from answer
         self.pids = [int(pid) for pid in started if not isinstance(pid, BaseException)]
 
     async def recover(self, dead: list[int], checkpoint: _Checkpoint) -> None:
@@ -148,9 +143,9 @@ class PopulationPool:
             for h, handle in enumerate(self.handles)
         ]
         results = await asyncio.gather(*calls, return_exceptions=True)
-        gone = [h for h, r in enumerate(results) if isinstance(r, _HOST_GONE)]
+        gone = [h for h, r in enumerate(results) if isinstance(r, HOST_GONE)]
         for r in results:
-            if isinstance(r, BaseException) and not isinstance(r, _HOST_GONE):
+            if isinstance(r, BaseException) and not isinstance(r, HOST_GONE):
                 raise RunError(f"restoring the hosts from round {checkpoint.round} failed: {r}")
         if gone:
             raise _HostsDied(gone, "died while being restored")
@@ -188,35 +183,32 @@ class PopulationEngine:
         memory: MemorySampler | None = None,
     ) -> SimOutcome:
         """Start the hosts, run every round, save the final states, write the timeline."""
-        timeline = Timeline(run_id)
+        recorder = RunRecorder(run_id)
         pool = PopulationPool(self.layout, self.populations, self.config.seed)
         try:
-            began = time.perf_counter()
-            await pool.start()
-            startup = time.perf_counter() - began
-            self._memory = memory
-            if memory is not None:
-                memory.add(pool.pids)
-            if on_start is not None:
-                on_start(startup)
-            outcome = await self._run(timeline, pool, startup, on_round)
-        except BaseException as exc:
-            timeline.append(RunErrored(error=f"{type(exc).__name__}: {exc}"))
-            timeline.write()
-            raise
+            with recorder.closing():
+                began = time.perf_counter()
+                await pool.start()
+                startup = time.perf_counter() - began
+                self._memory = memory
+                if memory is not None:
+                    memory.add(pool.pids)
+                if on_start is not None:
+                    on_start(startup)
+                outcome = await self._run(recorder, pool, startup, on_round)
         finally:
             pool.close()
         return outcome
 
     async def _run(
         self,
-        timeline: Timeline,
+        recorder: RunRecorder,
         pool: PopulationPool,
         startup: float,
         on_round: Callable[[RoundReport], None] | None,
     ) -> SimOutcome:
         cfg = self.config
-        timeline.append(
+        recorder.emit(
             RunStarted(
                 spec=self.spec,
                 task={"id": cfg.name, "prompt": cfg.description},
@@ -239,7 +231,7 @@ class PopulationEngine:
                 in_flight, reports, saved = await self._round(pool, rnd, save, in_flight)
             except _HostsDied as died:
                 restarts += 1
-                await self._restart(timeline, pool, died, rnd, restarts, checkpoint)
+                await self._restart(recorder, pool, died, rnd, restarts, checkpoint)
                 in_flight = dict(checkpoint.in_flight)
                 rnd = checkpoint.round + 1
                 continue
@@ -255,14 +247,15 @@ class PopulationEngine:
                     )
             else:
                 for event in samples:
-                    timeline.append(event)
-                measured.append(timeline.append(measure))
+                    recorder.emit(event)
+                measured.append(recorder.emit(measure))
+                recorder.flush()
                 if on_round is not None:
                     crossing = sum(r.crossing for rs in reports for r in rs)
                     handles = dict(zip(self.layout.hosts, pool.handles, strict=True))
                     on_round(
                         RoundReport(
-                            timeline.run_id,
+                            recorder.run_id,
                             rnd,
                             per_round[rnd],
                             measure.populations,
@@ -275,18 +268,18 @@ class PopulationEngine:
             held = await asyncio.gather(
                 *(h.final_states.remote() for h in pool.handles), return_exceptions=True
             )
-            dead = [h for h, answer in enumerate(held) if isinstance(answer, _HOST_GONE)]
+            dead = [h for h, answer in enumerate(held) if isinstance(answer, HOST_GONE)]
             if not dead:
                 break
             restarts += 1  # the last round is always checkpointed: no round runs again
             lost = _HostsDied(dead, type(held[dead[0]]).__name__)
-            await self._restart(timeline, pool, lost, rnd, restarts, checkpoint)
+            await self._restart(recorder, pool, lost, rnd, restarts, checkpoint)
         for answer in held:
             if isinstance(answer, BaseException):
-                raise RunError(f"collecting the final states failed: {_cause(answer)}")
-        states_dir = self._save_states(timeline, held)  # type: ignore[arg-type]
-        timeline.append(RunStopped(round=rnd, reason="max_rounds", rounds_completed=rnd))
-        timeline.append(
+                raise RunError(f"collecting the final states failed: {cause(answer)}")
+        states_dir = self._save_states(recorder, held)  # type: ignore[arg-type]
+        recorder.emit(RunStopped(round=rnd, reason="max_rounds", rounds_completed=rnd))
+        recorder.emit(
             RunFinished(
                 round=rnd,
                 answer=None,
@@ -297,9 +290,9 @@ class PopulationEngine:
                 usage=Usage(),
             )
         )
-        path = timeline.write()
+        path = recorder.finish()
         return SimOutcome(
-            run_id=timeline.run_id,
+            run_id=recorder.run_id,
             rounds=rnd,
             measured=measured,
             per_round_s=per_round,
@@ -312,7 +305,7 @@ class PopulationEngine:
 
     async def _restart(
         self,
-        timeline: Timeline,
+        recorder: RunRecorder,
         pool: PopulationPool,
         died: _HostsDied,
         rnd: int,
@@ -326,7 +319,7 @@ class PopulationEngine:
                 f"restart(s) ({died.error}); the run stops with its timeline"
             ) from None
         for h in died.hosts:
-            timeline.append(
+            recorder.emit(
                 HostRestarted(
                     round=rnd,
                     host=self.layout.hosts[h],
@@ -370,9 +363,9 @@ class PopulationEngine:
                     )
                 )
             answers = await asyncio.gather(*(c[0] for c in calls), return_exceptions=True)
-            dead = [h for h, a in enumerate(answers) if isinstance(a, _HOST_GONE)]
+            dead = [h for h, a in enumerate(answers) if isinstance(a, HOST_GONE)]
             if dead:
-                name = next(type(a).__name__ for a in answers if isinstance(a, _HOST_GONE))
+                name = next(type(a).__name__ for a in answers if isinstance(a, HOST_GONE))
                 raise _HostsDied(dead, name)
             phase_reports: list[PhaseReport] = []
             for h, answer in enumerate(answers):
@@ -452,15 +445,15 @@ class PopulationEngine:
 
     # -- the end -------------------------------------------------------------------------------
 
-    def _save_states(self, timeline: Timeline, held: list[dict[int, tuple[int, State]]]) -> Path:
-        directory = timeline_dir() / f"{timeline.run_id}.states"
+    def _save_states(self, recorder: RunRecorder, held: list[dict[int, tuple[int, State]]]) -> Path:
+        directory = timeline_dir() / f"{recorder.run_id}.states"
         directory.mkdir(parents=True, exist_ok=True)
         saved: dict[str, dict[str, str | int]] = {}
         for p, population in enumerate(self.populations):
             pieces = sorted((part[p] for part in held if p in part), key=lambda piece: piece[0])
             state = _join([s for _, s in pieces], population)
             saved[population.name] = write_states(directory, population, state)
-        timeline.append(StatesSaved(round=self.config.rounds, populations=saved))
+        recorder.emit(StatesSaved(round=self.config.rounds, populations=saved))
         return directory
 
 
@@ -485,12 +478,6 @@ def write_states(directory: Path, population: Population, state: State) -> dict[
     pq.write_table(table, tmp)
     os.replace(tmp, path)
     return {"file": path.name, "rows": rows, "digest": digest.hexdigest()}
-
-
-def _cause(exc: BaseException) -> str:
-    """The last line of a Ray error: the original exception, without Ray's framing."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return lines[-1] if lines else type(exc).__name__
 
 
 def _number(value: float) -> float | None:

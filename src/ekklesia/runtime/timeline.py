@@ -4,33 +4,51 @@ Each event is one row: typed columns for querying (``seq``, ``kind``, ``round``,
 ``model``, tokens, cost) and the full event as JSON in ``payload``, read back through the one event
 adapter into the same typed events. Files live under ``$EKKLESIA_HOME/timelines/<run_id>.parquet``
 (``~/.ekklesia`` by default); they are written atomically (temp file, then rename).
+
+While a run goes on, :meth:`Timeline.flush` appends the events since the last flush to a journal,
+``<run_id>.jsonl`` beside where the Parquet file will be (one JSON event a line, flushed to the
+operating system each time), so a run that crashes or is killed keeps every completed round. The
+Parquet file replaces the journal when the run ends. :meth:`Timeline.load` reads either, and
+:attr:`Timeline.status` says whether the run finished, failed, was cancelled, is still going
+or died.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeVar, cast
 
+import psutil
 import pyarrow as pa
 import pyarrow.parquet as pq
+from pydantic import ValidationError
 
 from ekklesia.core.events import (
     EVENT_ADAPTER,
     SCHEMA_VERSION,
+    AnyEvent,
     ModelCalled,
+    RunCancelled,
+    RunErrored,
     RunFinished,
     RunStarted,
+    ToolCalled,
     Usage,
     fingerprint,
 )
 from ekklesia.core.paths import timeline_dir
 from ekklesia.errors import TimelineNotFound, UserError
 
-__all__ = ["Timeline"]
+__all__ = ["RunStatus", "Timeline"]
+
+E = TypeVar("E")
+EV = TypeVar("EV", bound=AnyEvent)
+RunStatus = Literal["finished", "failed", "cancelled", "running", "died"]
 
 _SCHEMA = pa.schema(
     [
@@ -48,33 +66,39 @@ _SCHEMA = pa.schema(
     metadata={b"ekklesia.schema_version": str(SCHEMA_VERSION).encode()},
 )
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+HOSTNAME = socket.gethostname()
 
 
 class Timeline:
     """The events of one run, in order."""
 
-    def __init__(self, run_id: str, events: list[Any] | None = None) -> None:
+    def __init__(self, run_id: str, events: list[AnyEvent] | None = None) -> None:
         self.run_id = run_id
-        self.events: list[Any] = list(events or [])
+        self.events: list[AnyEvent] = list(events or [])
         self.path: Path | None = None
+        self._journal: Path | None = None
+        self._flushed = 0
 
     def __len__(self) -> int:
         return len(self.events)
 
-    def __iter__(self) -> Iterator[Any]:
+    def __iter__(self) -> Iterator[AnyEvent]:
         return iter(self.events)
 
-    def append(self, event: Any) -> Any:
+    def append(self, event: EV) -> EV:
         """Stamp ``event`` with the next sequence number, the run id and the wall time; keep it."""
-        stamped = event.model_copy(
-            update={"seq": len(self.events), "run_id": self.run_id, "wall_time": time.time()}
+        stamped = cast(
+            EV,
+            event.model_copy(
+                update={"seq": len(self.events), "run_id": self.run_id, "wall_time": time.time()}
+            ),
         )
         self.events.append(stamped)
         return stamped
 
     # -- views ---------------------------------------------------------------------------------
 
-    def of_kind(self, kind: type[Any]) -> list[Any]:
+    def of_kind(self, kind: type[E]) -> list[E]:
         return [e for e in self.events if isinstance(e, kind)]
 
     @property
@@ -82,17 +106,35 @@ class Timeline:
         found = self.of_kind(RunStarted)
         if not found:
             raise UserError(f"timeline {self.run_id} has no run_started event")
-        return found[0]  # type: ignore[no-any-return]
+        return found[0]
 
     @property
     def finished(self) -> RunFinished | None:
         found = self.of_kind(RunFinished)
         return found[-1] if found else None
 
+    @property
+    def status(self) -> RunStatus:
+        """How the run ended — or, for a journal, whether its process is still alive."""
+        last = self.events[-1] if self.events else None
+        if isinstance(last, RunFinished):
+            return "finished"
+        if isinstance(last, RunErrored):
+            return "failed"
+        if isinstance(last, RunCancelled):
+            return "cancelled"
+        started = self.of_kind(RunStarted)
+        if started and _alive(started[0].pid, started[0].hostname):
+            return "running"
+        return "died"
+
     def usage(self) -> Usage:
         total = Usage()
-        for call in self.of_kind(ModelCalled):
-            total = total + Usage.of(call.response)
+        for event in self.events:
+            if isinstance(event, ModelCalled):
+                total = total + Usage.of(event.response)
+            elif isinstance(event, ToolCalled):
+                total = total + Usage.of_tool(event.cost_usd)
         return total
 
     def fingerprint(self) -> list[dict[str, Any]]:
@@ -100,8 +142,22 @@ class Timeline:
 
     # -- storage -------------------------------------------------------------------------------
 
+    def flush(self, directory: Path | None = None) -> Path:
+        """Append the events since the last flush to the run's journal; return its path."""
+        if self._journal is None:
+            directory = directory or timeline_dir()
+            directory.mkdir(parents=True, exist_ok=True)
+            self._journal = directory / f"{self.run_id}.jsonl"
+        new = self.events[self._flushed :]
+        if new:
+            with self._journal.open("a", encoding="utf-8") as out:
+                out.write("".join(event.model_dump_json() + "\n" for event in new))
+            self._flushed = len(self.events)
+        return self._journal
+
     def write(self, directory: Path | None = None) -> Path:
-        directory = directory or timeline_dir()
+        """Write every event as Parquet (atomically) and drop the journal it replaces."""
+        directory = directory or (self._journal.parent if self._journal else timeline_dir())
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / f"{self.run_id}.parquet"
         columns: dict[str, list[Any]] = {name: [] for name in _SCHEMA.names}
@@ -114,7 +170,11 @@ class Timeline:
             columns["model"].append(response.model if response else None)
             columns["input_tokens"].append(response.input_tokens if response else None)
             columns["output_tokens"].append(response.output_tokens if response else None)
-            columns["cost_usd"].append(response.cost_usd if response else None)
+            columns["cost_usd"].append(
+                response.cost_usd
+                if response
+                else (event.cost_usd if isinstance(event, ToolCalled) else None)
+            )
             columns["wall_time"].append(event.wall_time)
             columns["payload"].append(event.model_dump_json())
         table = pa.table(columns, schema=_SCHEMA)
@@ -122,11 +182,18 @@ class Timeline:
         pq.write_table(table, tmp)
         os.replace(tmp, path)
         self.path = path
+        journal = directory / f"{self.run_id}.jsonl"
+        journal.unlink(missing_ok=True)
+        self._journal = None
+        self._flushed = len(self.events)
         return path
 
     @classmethod
     def read(cls, path: Path | str) -> Timeline:
+        """A timeline from its Parquet file or its journal (``.jsonl``)."""
         path = Path(path)
+        if path.suffix == ".jsonl":
+            return cls._read_journal(path)
         try:
             table = pq.read_table(path, columns=["payload"])
         except FileNotFoundError as exc:
@@ -139,19 +206,51 @@ class Timeline:
         return timeline
 
     @classmethod
+    def _read_journal(cls, path: Path) -> Timeline:
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError as exc:
+            raise TimelineNotFound(f"no timeline at {path}") from exc
+        events: list[AnyEvent] = []
+        for number, line in enumerate(lines, 1):
+            try:
+                events.append(EVENT_ADAPTER.validate_json(line))
+            except ValidationError as exc:
+                if number == len(lines):  # a line cut short by a crash mid-write
+                    break
+                raise UserError(f"{path}:{number} is not a timeline event: {exc}") from exc
+        timeline = cls(path.stem, events)
+        timeline.path = path
+        return timeline
+
+    @classmethod
     def load(cls, run_id: str, directory: Path | None = None) -> Timeline:
-        """The timeline recorded under ``run_id``."""
+        """The timeline recorded under ``run_id``: the finished file, else the run's journal."""
         if not _RUN_ID.match(run_id):
             raise TimelineNotFound(f"{run_id!r} is not a run id")
         directory = directory or timeline_dir()
-        path = directory / f"{run_id}.parquet"
-        if not path.exists():
-            raise TimelineNotFound(f"no timeline recorded for run {run_id!r} under {directory}")
-        return cls.read(path)
+        for suffix in (".parquet", ".jsonl"):
+            path = directory / f"{run_id}{suffix}"
+            if path.exists():
+                return cls.read(path)
+        raise TimelineNotFound(f"no timeline recorded for run {run_id!r} under {directory}")
 
     @staticmethod
     def list_runs(directory: Path | None = None) -> list[str]:
+        """Every run id with a timeline or a journal, sorted (run ids start with their time)."""
         directory = directory or timeline_dir()
         if not directory.exists():
             return []
-        return sorted(p.stem for p in directory.glob("*.parquet"))
+        found = {p.stem for p in directory.glob("*.parquet")}
+        found |= {p.stem for p in directory.glob("*.jsonl")}
+        return sorted(found)
+
+
+def _alive(pid: int, hostname: str) -> bool:
+    """Whether the process that wrote a journal still runs (only knowable on its own machine)."""
+    if pid <= 0 or hostname != HOSTNAME:
+        return False
+    try:
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+    except psutil.Error:  # gone, or not ours to look at
+        return False

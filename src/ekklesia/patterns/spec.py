@@ -1,0 +1,195 @@
+"""``RunSpec``: the typed description of a run — what a spec file, an HTTP request and the pattern
+learner all say, validated by one pydantic model with a JSON Schema.
+
+The field names are a contract (scripts outside this repository write them)::
+
+    version: 1                 # the spec format; older files keep loading
+    pattern: debate            # a library name, or "package.module:pattern"
+    agents: 3                  # a count (each takes `model`, `role` and `tools`) or a list of
+                               #   {name, role, model, tools, max_tokens, temperature, class}
+    model: sim                 # the model spec of agents given by count
+    graph: complete            # a topology name, or an edge list [[u, v], ...] (v hears u)
+    rounds: 2
+    aggregate: majority        # majority | confidence | judge | last
+    stop_on_consensus: true
+    budget: {max_usd: 1.0, max_tokens: 100000}
+    seed: 0
+    memory: null               # a memory name (under $EKKLESIA_HOME/memory/<name>)
+    options: {}                # the pattern's own options, validated by the pattern
+
+A wrong field or value is a :class:`~ekklesia.errors.SpecError` whose one line names the field.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from ekklesia.agents.roles import Role
+from ekklesia.errors import EkklesiaError, SpecError
+from ekklesia.patterns.aggregation import AGGREGATIONS
+from ekklesia.patterns.library import get_pattern
+from ekklesia.runtime.ledger import Budget
+
+__all__ = ["SPEC_VERSION", "AgentSpec", "RunSpec", "load_spec_file", "one_line"]
+
+#: The spec format this ekklesia writes; files of older versions still load.
+SPEC_VERSION = 1
+
+
+class AgentSpec(BaseModel):
+    """One agent of a spec. ``class`` names a user's ``ek.Agent`` subclass by import path."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    role: str | Role = "solver"
+    model: str | None = None
+    tools: list[str] = Field(default_factory=list)
+    max_tokens: int = Field(default=512, ge=1)
+    temperature: float = Field(default=0.7, ge=0.0)
+    class_: str | None = Field(default=None, alias="class")
+
+
+class RunSpec(BaseModel):
+    """A run, as data; see the module docstring for the fields."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: int = Field(default=SPEC_VERSION, ge=1)
+    name: str = Field(default="swarm", min_length=1)
+    pattern: str = "debate"
+    agents: int | list[AgentSpec] = 3
+    model: str = "sim"
+    role: str | None = None
+    tools: list[str] = Field(default_factory=list)
+    graph: str | list[tuple[str, str]] = "complete"
+    rounds: int = Field(default=2, ge=1)
+    aggregate: str = "majority"
+    stop_on_consensus: bool = True
+    budget: Budget = Field(default_factory=Budget)
+    seed: int = 0
+    memory: str | None = None
+    options: dict[str, JsonValue] = Field(default_factory=dict)
+    placement: str | int = "auto"
+    max_restarts: int = Field(default=3, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _older_forms(cls, data: Any) -> Any:
+        """Timelines recorded before the spec had a version kept the graph as {topology, edges}."""
+        if isinstance(data, Mapping) and isinstance(data.get("graph"), Mapping):
+            graph = data["graph"]
+            data = dict(data)
+            topology = graph.get("topology", "custom")
+            data["graph"] = graph.get("edges", []) if topology == "custom" else topology
+        return data
+
+    @field_validator("version")
+    @classmethod
+    def _known_version(cls, value: int) -> int:
+        if value > SPEC_VERSION:
+            raise ValueError(
+                f"spec version {value} is newer than this ekklesia reads ({SPEC_VERSION}): "
+                "upgrade ekklesia"
+            )
+        return value
+
+    @field_validator("agents")
+    @classmethod
+    def _some_agents(cls, value: int | list[AgentSpec]) -> int | list[AgentSpec]:
+        if isinstance(value, int) and value < 1:
+            raise ValueError("a count of agents must be >= 1")
+        if isinstance(value, list):
+            if not value:
+                raise ValueError("the list of agents is empty")
+            names = [a.name for a in value]
+            if repeated := sorted({n for n in names if names.count(n) > 1}):
+                raise ValueError(f"agent names must be unique; repeated: {', '.join(repeated)}")
+        return value
+
+    @field_validator("aggregate")
+    @classmethod
+    def _known_aggregation(cls, value: str) -> str:
+        if value not in AGGREGATIONS:
+            raise ValueError(f"unknown aggregation {value!r} (known: {', '.join(AGGREGATIONS)})")
+        return value
+
+    @model_validator(mode="after")
+    def _pattern_and_options(self) -> RunSpec:
+        try:
+            pattern = get_pattern(self.pattern)
+            pattern.parse_options(self.options)
+        except ValidationError as exc:
+            raise ValueError(f"options: {one_line(exc)}") from None
+        except EkklesiaError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+    # -- reading and writing -------------------------------------------------------------------
+
+    @classmethod
+    def of(cls, spec: RunSpec | Mapping[str, Any] | str | Path, *, source: str = "spec") -> RunSpec:
+        """A validated spec from a spec, a mapping, or a YAML/JSON file path."""
+        if isinstance(spec, RunSpec):
+            return spec
+        if isinstance(spec, str | Path):
+            return load_spec_file(Path(spec))
+        try:
+            return cls.model_validate(dict(spec))
+        except ValidationError as exc:
+            raise SpecError(f"{source}: {one_line(exc)}") from None
+
+    def merged(self, **overrides: Any) -> RunSpec:
+        """This spec with some fields replaced (``None`` values are left as they are), validated."""
+        data = self.model_dump(mode="json", by_alias=True)
+        data.update({k: v for k, v in overrides.items() if v is not None})
+        return RunSpec.of(data, source="spec with options")
+
+    def to_data(self) -> dict[str, Any]:
+        """Plain data, as a timeline records it and a file holds it."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=False)
+
+
+def load_spec_file(path: Path) -> RunSpec:
+    """Read a YAML or JSON spec file; every problem is one line naming the file and the field."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError(f"cannot read spec file {path}: {exc.strerror or exc}") from None
+    try:
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SpecError(
+            f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {first}"
+        ) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise SpecError(f"{path}: a spec is a mapping of fields, not {type(data).__name__}")
+    return RunSpec.of(data, source=str(path))
+
+
+def one_line(exc: ValidationError) -> str:
+    """The first problem of a validation error, as ``field: what is wrong``."""
+    problems = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error["loc"] if not str(p).startswith("function-"))
+        message = str(error["msg"]).removeprefix("Value error, ")
+        problems.append(f"{where}: {message}" if where else message)
+    extra = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return (problems[0] if problems else str(exc)) + extra
