@@ -1,20 +1,25 @@
-"""What the commands share: one-line errors, the console, rendering a transcript."""
+"""What the commands share: one-line errors, the console, a stdout kept for JSON, and printing
+events — a finished run's transcript or a live run's events as they come."""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn, TypeVar
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
 from ekklesia.core.events import (
     AgentFailed,
     Aggregated,
+    AnyEvent,
     CallRefused,
+    GateChecked,
     HostRestarted,
     MailSent,
     MemoryOp,
@@ -22,15 +27,27 @@ from ekklesia.core.events import (
     ModelCalled,
     RoundMeasured,
     RoundStarted,
+    RunCancelled,
     RunErrored,
     RunFinished,
+    StageStarted,
     StatesSaved,
+    ToolCalled,
 )
 from ekklesia.core.messages import AgentMessage
 from ekklesia.errors import EkklesiaError
+from ekklesia.patterns.spec import one_line
 from ekklesia.runtime.timeline import Timeline
 
-__all__ = ["console", "err_console", "fail", "one_line_errors", "render_transcript"]
+__all__ = [
+    "EventPrinter",
+    "console",
+    "err_console",
+    "fail",
+    "json_stdout",
+    "one_line_errors",
+    "render_transcript",
+]
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -38,7 +55,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    err_console.print(f"[bold red]error:[/] {escape(message)}")
+    err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)  # one line
     raise typer.Exit(code)
 
 
@@ -49,35 +66,69 @@ def one_line_errors() -> Iterator[None]:
         yield
     except EkklesiaError as exc:
         fail(str(exc))
+    except ValidationError as exc:  # a value checked by a model deeper down: still one line
+        fail(one_line(exc))
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)
+
+
+@contextmanager
+def json_stdout(enabled: bool = True) -> Iterator[Callable[[str], None]]:
+    """Keep standard output for the JSON a command prints, whatever else writes to it.
+
+    Inside the block file descriptor 1 points at standard error, so messages from Ray's processes
+    and its native code (which write to the descriptor, not to ``sys.stdout``) land there; the
+    function it yields writes a line to the real standard output.
+    """
+    if not enabled:
+        yield typer.echo
+        return
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+
+    def write(text: str) -> None:
+        sys.stdout.flush()
+        os.write(saved, (text + "\n").encode())
+
+    try:
+        yield write
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _usd(value: float | None) -> str:
     return "unpriced" if value is None else f"${value:.6f}"
 
 
-def render_transcript(timeline: Timeline, out: Console | None = None) -> None:
-    """The run round by round: who said what, with each call's tokens and cost."""
-    out = out or console
-    started = timeline.started
-    out.print(f"[bold]run {timeline.run_id}[/]  task {escape(str(started.task.get('id')))}")
-    out.print(f"[dim]{escape(str(started.task.get('prompt')))}[/]")
-    calls: dict[tuple[str, int], ModelCalled] = {}
-    for event in timeline.events:
+class EventPrinter:
+    """Prints events one at a time, as a transcript: round by round, who said what, each call's
+    tokens and cost. The same for a finished timeline and for a run followed live."""
+
+    def __init__(self, out: Console | None = None) -> None:
+        self.out = out or console
+        self.calls: dict[tuple[str, int], ModelCalled] = {}
+        self.sim_round = -1  # simulations have no round_started: a rule opens each round
+
+    def print(self, event: AnyEvent) -> None:
+        out = self.out
         if isinstance(event, ModelCalled):
-            calls[(event.agent, event.round)] = event
-    sim_round = -1  # simulations have no round_started: a rule opens each round's first event
-    for event in timeline.events:
-        if isinstance(event, MailSent | RoundMeasured) and event.round != sim_round:
-            sim_round = event.round
-            out.rule(f"round {sim_round + 1}")
+            self.calls[(event.agent, event.round)] = event
+        if isinstance(event, MailSent | RoundMeasured) and event.round != self.sim_round:
+            self.sim_round = event.round
+            out.rule(f"round {self.sim_round + 1}")
         if isinstance(event, RoundStarted):
             out.rule(f"round {event.round + 1}")
+        elif isinstance(event, StageStarted):
+            if event.stage not in ("debate", "judge") or event.attempt:
+                again = f" (revision {event.attempt})" if event.attempt else ""
+                out.print(f"[dim]stage {escape(event.stage)}{again}: {', '.join(event.agents)}[/]")
         elif isinstance(event, MessageSent) and isinstance(event.message, AgentMessage):
             msg = event.message
-            call = calls.get((msg.sender, msg.round))
+            call = self.calls.get((msg.sender, msg.round))
             usage = ""
             if call is not None:
                 r = call.response
@@ -88,6 +139,15 @@ def render_transcript(timeline: Timeline, out: Console | None = None) -> None:
             )
             for line in msg.content.splitlines():
                 out.print(f"    {escape(line)}")
+        elif isinstance(event, ToolCalled):
+            outcome = "ok" if event.error is None else f"failed: {event.error}"
+            out.print(
+                f"[dim]{escape(event.agent)} tool {escape(event.tool)} "
+                f"({event.latency_s * 1000:.0f} ms) {escape(outcome)}[/]"
+            )
+        elif isinstance(event, GateChecked):
+            mark = "[green]passed[/]" if event.passed else "[yellow]failed[/]"
+            out.print(f"gate {escape(event.gate)} {mark}")
         elif isinstance(event, CallRefused):
             out.print(f"[yellow]{escape(event.agent)}: call refused — {escape(event.reason)}[/]")
         elif isinstance(event, AgentFailed):
@@ -131,3 +191,29 @@ def render_transcript(timeline: Timeline, out: Console | None = None) -> None:
                 out.print(f"{escape(name)}: {escape(str(info))}")
         elif isinstance(event, RunErrored):
             out.print(f"[red]run failed: {escape(event.error)}[/]")
+        elif isinstance(event, RunCancelled):
+            out.print(f"[yellow]run cancelled ({escape(event.reason)})[/]")
+
+
+_STATUS = {
+    "running": "[yellow]still running[/]",
+    "died": "[red]died before it finished: the timeline holds the rounds it completed[/]",
+    "failed": "[red]failed[/]",
+    "cancelled": "[yellow]cancelled[/]",
+}
+
+
+def render_transcript(timeline: Timeline, out: Console | None = None) -> None:
+    """The run round by round: who said what, with each call's tokens and cost."""
+    out = out or console
+    started = timeline.started
+    out.print(f"[bold]run {timeline.run_id}[/]  task {escape(str(started.task.get('id')))}")
+    if timeline.status in _STATUS:
+        out.print(f"status: {_STATUS[timeline.status]}")
+    out.print(f"[dim]{escape(str(started.task.get('prompt')))}[/]")
+    printer = EventPrinter(out)
+    for event in timeline.events:
+        if isinstance(event, ModelCalled):
+            printer.calls[(event.agent, event.round)] = event
+    for event in timeline.events:
+        printer.print(event)

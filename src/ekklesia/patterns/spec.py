@@ -153,11 +153,11 @@ class RunSpec(BaseModel):
         except ValidationError as exc:
             raise SpecError(f"{source}: {one_line(exc)}") from None
 
-    def merged(self, **overrides: Any) -> RunSpec:
+    def merged(self, *, source: str = "spec", **overrides: Any) -> RunSpec:
         """This spec with some fields replaced (``None`` values are left as they are), validated."""
         data = self.model_dump(mode="json", by_alias=True)
         data.update({k: v for k, v in overrides.items() if v is not None})
-        return RunSpec.of(data, source="spec with options")
+        return RunSpec.of(data, source=source)
 
     def to_data(self) -> dict[str, Any]:
         """Plain data, as a timeline records it and a file holds it."""
@@ -184,12 +184,31 @@ def load_spec_file(path: Path) -> RunSpec:
     return RunSpec.of(data, source=str(path))
 
 
+_TYPE_TAGS = frozenset({"int", "str", "float", "bool", "list", "dict", "tuple", "none"})
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    """A field's path without the tags pydantic adds for the members of a union."""
+    parts = [
+        str(p)
+        for p in loc
+        if not (
+            str(p).startswith("function-")
+            or "[" in str(p)
+            or str(p).lower() in _TYPE_TAGS
+            or str(p)[:1].isupper()  # a model's name: a member of a union of models
+        )
+    ]
+    return ".".join(parts)
+
+
 def one_line(exc: ValidationError) -> str:
     """The first problem of a validation error, as ``field: what is wrong``."""
-    problems = []
+    problems: dict[str, str] = {}
     for error in exc.errors():
-        where = ".".join(str(p) for p in error["loc"] if not str(p).startswith("function-"))
+        where = _where(error["loc"])
         message = str(error["msg"]).removeprefix("Value error, ")
-        problems.append(f"{where}: {message}" if where else message)
-    extra = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-    return (problems[0] if problems else str(exc)) + extra
+        problems.setdefault(where, f"{where}: {message}" if where else message)
+    listed = list(problems.values())
+    extra = f" (and {len(listed) - 1} more)" if len(listed) > 1 else ""
+    return (listed[0] if listed else str(exc)) + extra
