@@ -17,9 +17,13 @@ INTENDED = {
     "PopulationContext", "Mail", "Inbox", "environments",
     # shared memory
     "Memory", "MemoryPolicy",
+    # patterns, run specs and tools
+    "patterns", "Pattern", "Stage", "Gate", "StopRule", "RoundView", "register_pattern",
+    "RunSpec", "AgentSpec", "tools", "Tool", "tool", "ToolContext", "ToolResult", "register_tool",
     # errors
     "EkklesiaError", "UserError", "SpecError", "TimelineNotFound", "RunError", "HostFailure",
-    "ReplayMismatch", "BudgetExceeded",
+    "ReplayMismatch", "BudgetExceeded", "ToolError", "ConnectorError", "TransientError",
+    "PermanentError", "CircuitOpen",
     "__version__",
 }  # fmt: skip
 

@@ -12,7 +12,7 @@ A tour::
 
 from typing import TYPE_CHECKING, Any
 
-from ekklesia import environments, tasks
+from ekklesia import environments, patterns, tasks, tools
 from ekklesia.agents.agent import Agent, Utterance
 from ekklesia.agents.context import StepContext
 from ekklesia.agents.function import FunctionModel
@@ -30,16 +30,24 @@ from ekklesia.core.mail import Inbox, Mail
 from ekklesia.core.messages import AgentMessage, TaskMessage
 from ekklesia.errors import (
     BudgetExceeded,
+    CircuitOpen,
+    ConnectorError,
     EkklesiaError,
     HostFailure,
+    PermanentError,
     ReplayMismatch,
     RunError,
     SpecError,
     TimelineNotFound,
+    ToolError,
+    TransientError,
     UserError,
 )
 from ekklesia.memory import Memory, MemoryPolicy
 from ekklesia.patterns.graph import build_graph
+from ekklesia.patterns.library import register_pattern
+from ekklesia.patterns.pattern import Gate, Pattern, RoundView, Stage, StopRule
+from ekklesia.patterns.spec import AgentSpec, RunSpec
 from ekklesia.replay import areplay, replay
 from ekklesia.runtime.ledger import Budget, Ledger
 from ekklesia.runtime.ledger_actor import BudgetedModel, session_ledger
@@ -47,6 +55,7 @@ from ekklesia.runtime.timeline import Timeline
 from ekklesia.simulation import RoundReport, Simulation, SimulationResult
 from ekklesia.swarm import ReplayReport, RunResult, Swarm
 from ekklesia.tasks import Task
+from ekklesia.tools import Tool, ToolContext, ToolResult, register_tool, tool
 
 if TYPE_CHECKING:
     from ekklesia.connectors.portkey import PortkeyModel
@@ -57,13 +66,17 @@ __all__ = [
     "Agent",
     "AgentKind",
     "AgentMessage",
+    "AgentSpec",
     "Budget",
     "BudgetExceeded",
     "BudgetedModel",
     "ChatTurn",
+    "CircuitOpen",
+    "ConnectorError",
     "EkklesiaError",
     "FallbackModel",
     "FunctionModel",
+    "Gate",
     "HostFailure",
     "Inbox",
     "LLMRequest",
@@ -74,6 +87,8 @@ __all__ = [
     "MemoryPolicy",
     "Model",
     "OpenAICompatModel",
+    "Pattern",
+    "PermanentError",
     "Population",
     "PopulationContext",
     "PortkeyModel",
@@ -83,19 +98,28 @@ __all__ = [
     "ReplayReport",
     "Role",
     "RoundReport",
+    "RoundView",
     "RunError",
     "RunResult",
+    "RunSpec",
     "SimHints",
     "SimulatedModel",
     "Simulation",
     "SimulationResult",
     "SpecError",
+    "Stage",
     "StepContext",
+    "StopRule",
     "Swarm",
     "Task",
     "TaskMessage",
     "Timeline",
     "TimelineNotFound",
+    "Tool",
+    "ToolContext",
+    "ToolError",
+    "ToolResult",
+    "TransientError",
     "Usage",
     "UserError",
     "Utterance",
@@ -105,11 +129,16 @@ __all__ = [
     "default_prices",
     "environments",
     "model_from_spec",
+    "patterns",
     "register_model_scheme",
+    "register_pattern",
     "register_role",
+    "register_tool",
     "replay",
     "session_ledger",
     "tasks",
+    "tool",
+    "tools",
 ]
 
 

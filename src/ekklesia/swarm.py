@@ -31,7 +31,7 @@ from ekklesia.core.llm import LLMRequest, LLMResponse
 from ekklesia.core.task import Task
 from ekklesia.errors import SpecError
 from ekklesia.patterns.graph import build_graph, validate_graph
-from ekklesia.patterns.library import get_pattern
+from ekklesia.patterns.library import get_pattern, library, register_pattern
 from ekklesia.patterns.pattern import Pattern, Plan
 from ekklesia.patterns.spec import AgentSpec, RunSpec
 from ekklesia.runtime.engine import EngineConfig, HostPool, RoundEngine, RunResult
@@ -79,6 +79,8 @@ class Swarm:
             raise SpecError(f"max_restarts must be >= 0, got {max_restarts}")
         self.agents = {a.name: a for a in agents}
         recipe = get_pattern(pattern)
+        if isinstance(pattern, Pattern) and library.get(pattern.name) is not pattern:
+            register_pattern(pattern)  # so that its runs' specs name it, and replays find it
         self.plan = Plan(rounds, aggregate, stop_on_consensus, recipe.parse_options(options))
         self.pattern = recipe.configure(self.plan.options)
         self.pattern.check_swarm(self.agents, self.plan)

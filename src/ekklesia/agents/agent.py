@@ -142,8 +142,12 @@ class Agent:
         if own:
             turns.append(ChatTurn(role="assistant", content=own[-1].content))
         if ctx.instruction is not None:  # a stage of a pattern says what it wants of this step
-            heard = "\n\n".join(f"{m.sender}: ```{m.content}```" for m in others)
-            turns.append(ChatTurn(role="user", content=ctx.instruction.replace("{heard}", heard)))
+            # an instruction about what was heard waits until something was: a first draft is
+            # asked for by the task alone
+            if others or "{heard}" not in ctx.instruction:
+                heard = "\n\n".join(f"{m.sender}: ```{m.content}```" for m in others)
+                content = ctx.instruction.replace("{heard}", heard)
+                turns.append(ChatTurn(role="user", content=content))
             return turns
         if others:
             opinions = "\n\n".join(f"One agent solution: ```{m.content}```" for m in others)

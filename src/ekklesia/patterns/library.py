@@ -30,6 +30,12 @@ class PatternLibrary(Mapping[str, Pattern]):
             known = ", ".join(sorted(self._patterns))
             raise SpecError(f"unknown pattern {name!r} (known: {known})") from None
 
+    def __contains__(self, name: object) -> bool:
+        return name in self._patterns
+
+    def get(self, name: str, default: Pattern | None = None) -> Pattern | None:  # type: ignore[override]
+        return self._patterns.get(name, default)
+
     def __iter__(self) -> Iterator[str]:
         return iter(sorted(self._patterns))
 

@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from ekklesia.agents.agent import Agent
 from ekklesia.core.events import Aggregated, GateChecked, StopReason, VoteCast
@@ -55,7 +55,8 @@ class Stage:
     ``roles``: the roles whose agents step (``None``: every agent whose role takes part in rounds).
     ``hears``: ``"graph"``, or the names of the stages whose latest messages these agents hear.
     ``instruction``: what the stage asks of each agent, after the task and its own last message;
-    ``{heard}`` in it is replaced by what the agent heard (``None``: the debate prompt).
+    ``{heard}`` in it is replaced by what the agent heard, and an instruction with ``{heard}`` is
+    left out while the agent has heard nothing (``None``: the debate prompt).
     """
 
     name: str
@@ -195,7 +196,13 @@ class Pattern:
             return None
         if isinstance(options, self.options):
             return options
-        return self.options.model_validate(dict(options or {}))
+        try:
+            return self.options.model_validate(dict(options or {}))
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+            )
+            raise SpecError(f"options of pattern {self.name!r}: {problems}") from None
 
     def stage_agents(self, agents: Mapping[str, Agent]) -> dict[str, list[str]]:
         """The agents of each stage, by name."""

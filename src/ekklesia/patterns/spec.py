@@ -131,10 +131,7 @@ class RunSpec(BaseModel):
     @model_validator(mode="after")
     def _pattern_and_options(self) -> RunSpec:
         try:
-            pattern = get_pattern(self.pattern)
-            pattern.parse_options(self.options)
-        except ValidationError as exc:
-            raise ValueError(f"options: {one_line(exc)}") from None
+            get_pattern(self.pattern).parse_options(self.options)
         except EkklesiaError as exc:
             raise ValueError(str(exc)) from None
         return self
