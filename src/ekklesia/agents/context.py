@@ -224,6 +224,7 @@ class StepContext:
                 tool=name,
                 arguments=safe,
                 error=error,
+                ran=False,
             )
         )
         return ToolResult(name, None, error)

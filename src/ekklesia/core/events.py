@@ -96,8 +96,8 @@ class Usage(BaseModel):
         )
 
     @classmethod
-    def of_tool(cls, cost_usd: float) -> Usage:
-        return cls(usd=cost_usd, tool_calls=1)
+    def of_tool(cls, cost_usd: float, ran: bool = True) -> Usage:
+        return cls(usd=cost_usd, tool_calls=int(ran))
 
 
 class _Event(BaseModel):
@@ -176,6 +176,8 @@ class ToolCalled(_Event):
     latency_s: float = 0.0
     cost_usd: float = 0.0
     result_digest: str = ""
+    ran: bool = True
+    """False when the call was refused before the tool ran (bad arguments, budget, unknown)."""
 
     @property
     def ok(self) -> bool:

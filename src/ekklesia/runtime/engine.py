@@ -439,7 +439,7 @@ class RunContext:
                 elif isinstance(event, CallRefused):
                     _Counts.bump(self._counts.calls, key)
                 elif isinstance(event, ToolCalled):
-                    spent = spent + Usage.of_tool(event.cost_usd)
+                    spent = spent + Usage.of_tool(event.cost_usd, event.ran)
                     _Counts.bump(self._counts.tools, key)
             self._ledger.settle(reservations[turn.agent], spent)
             if turn.error is not None:

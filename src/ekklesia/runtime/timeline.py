@@ -134,7 +134,7 @@ class Timeline:
             if isinstance(event, ModelCalled):
                 total = total + Usage.of(event.response)
             elif isinstance(event, ToolCalled):
-                total = total + Usage.of_tool(event.cost_usd)
+                total = total + Usage.of_tool(event.cost_usd, event.ran)
         return total
 
     def fingerprint(self) -> list[dict[str, Any]]:
