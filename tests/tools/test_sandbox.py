@@ -374,10 +374,15 @@ async def test_as_root_the_script_runs_as_nobody_offline_and_limited() -> None:
         "print(sorted(line.split(':')[0].strip() for line in lines))\n"
         "print([resource.getrlimit(getattr(resource, 'RLIMIT_' + n)) for n in "
         "('AS', 'NPROC', 'NOFILE', 'CORE', 'CPU')])\n"
+        # Kept to import the standard library, the read capability must not reach into other
+        # processes: the parent's environment is where API keys live.
+        "try:\n    open(f'/proc/{os.getppid()}/environ').read()\n"
+        "except PermissionError:\n    print('environ refused')\n"
     )
     result = await run_python(code, timeout_s=5, limits=SandboxLimits(memory_mb=512, processes=16))
     assert result.exit_code == 0, result.stderr
-    ids, interfaces, limits = result.stdout.splitlines()
+    ids, interfaces, limits, environ = result.stdout.splitlines()
+    assert environ == "environ refused"
     assert ids == "65534 65534 []"
     assert interfaces == "['lo']"
     mib = 512 * 2**20
