@@ -197,6 +197,7 @@ async def test_the_parallel_cap_holds_and_rejects_nonsense() -> None:
         ({"files": {"../escape.py": ""}}, "relative"),
         ({"files": {"/etc/passwd": ""}}, "relative"),
         ({"files": {"main.py": ""}}, "relative"),
+        ({"files": {"a": "", "a/b.py": ""}}, "clash"),
     ],
 )
 async def test_bad_arguments_raise_user_error(kwargs: dict[str, object], message: str) -> None:

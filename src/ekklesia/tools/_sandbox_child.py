@@ -7,8 +7,8 @@ able to import ekklesia.
 
 The steps run in this order because each needs a privilege that a later one gives up:
 
-1. a new network namespace (``unshare(CLONE_NEWNET)`` as root, else together with a new user
-   namespace); best effort: if both fail the run goes on without it;
+1. a new network namespace (``unshare(CLONE_NEWNET)`` as root; for other users together with a
+   new user namespace); best effort: if that fails the run goes on without it;
 2. resource limits (CPU, address space, file size, open files, core dumps, processes), soft = hard
    so that the script cannot raise them back;
 3. as root, the drop to the sandbox's uid and gid (with no supplementary groups); where the
@@ -159,8 +159,9 @@ def _prctl(libc: ctypes.CDLL, option: int, value: int) -> None:
 def _enter_network_namespace(libc: ctypes.CDLL) -> str | None:
     """Leave the host's network: as root directly, else inside a new user namespace."""
     uid, gid = os.getuid(), os.getgid()
-    if uid == 0 and libc.unshare(_CLONE_NEWNET) == 0:
-        return "netns"
+    if uid == 0:
+        # Not through a user namespace: root's drop to the sandbox uid would find it unmapped.
+        return "netns" if libc.unshare(_CLONE_NEWNET) == 0 else None
     if libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNET) != 0:
         return None
     # Map our own ids into the new user namespace so the script still sees who it is; failing

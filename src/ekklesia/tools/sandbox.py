@@ -49,8 +49,8 @@ Layers of containment, from the outside in (``_sandbox_child.py`` sets up 2 to 6
    tail, where tracebacks are), with a note of what was dropped.
 
 The interpreter runs with ``-s -P -B``: isolated mode (``-I``) without ``-E``, because the
-environment is built here and ``-E`` would ignore the PYTHONHASHSEED that makes a script's
-``set`` and ``dict`` orders the same on every run.
+environment is built here and ``-E`` would ignore the PYTHONHASHSEED that keeps the order of a
+script's sets of strings (and so what it prints) the same on every run.
 
 Not contained: disk use by many files (each file is capped, their number is not), and between
 sandboxes running at once as the same uid (the hook refuses signalling and writing outside one's
@@ -191,6 +191,10 @@ async def _run(
         owner = _drop_to(tempfile.gettempdir())
         try:
             workdir = _prepare(script, extra, owner)
+        except (FileExistsError, NotADirectoryError, IsADirectoryError) as exc:
+            raise UserError(
+                f"sandbox files clash: one is named as another's folder: {exc}"
+            ) from exc
         except OSError as exc:
             raise RunError(f"could not prepare the sandbox directory: {exc}") from exc
         try:
