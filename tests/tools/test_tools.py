@@ -104,3 +104,24 @@ def test_tools_are_named_in_the_spec_and_unknown_ones_refused() -> None:
         ek.Agent("x", tools=["no-such-tool"])
     with pytest.raises(ek.SpecError, match="async"):
         ek.tool(lambda: 1)
+
+
+class SandboxRunner(ek.Agent):
+    """Runs the task's code and tests in the sandbox and says whether they passed."""
+
+    async def step(self, inbox, ctx):  # type: ignore[no-untyped-def]
+        ran = await ctx.call_tool(
+            "python_sandbox", code=ctx.task.prompt, tests=ctx.task.meta["tests"], timeout_s=10.0
+        )
+        verdict = "pass" if ran.ok and ran.value.passed else "fail"
+        return [ek.Utterance(content=f"Answer: {verdict}", answer=verdict)]
+
+
+def test_the_sandbox_is_a_tool_whose_runs_replay_from_the_record() -> None:
+    code = "def add(a, b):\n    return a + b\n"
+    task = ek.Task(id="add", prompt=code, expected="pass", meta={"tests": "assert add(2, 3) == 5"})
+    with ek.Swarm([SandboxRunner("t", tools=["python_sandbox"])], rounds=1) as swarm:
+        result = swarm.run(task)
+    (call,) = result.timeline.of_kind(ToolCalled)
+    assert result.correct and call.tool == "python_sandbox" and call.result["passed"] is True
+    assert ek.replay(result.run_id).identical
