@@ -32,6 +32,7 @@ def test_run_json_reports_accuracy_usage_and_each_task(ran: dict[str, object]) -
         "answer",
         "expected",
         "correct",
+        "score",
         "stop_reason",
         "rounds",
     }

@@ -73,6 +73,13 @@ def one_line_errors() -> Iterator[None]:
         sys.exit(130)
 
 
+def _stdout_fd() -> int | None:
+    try:
+        return sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError
+        return None
+
+
 @contextmanager
 def json_stdout(enabled: bool = True) -> Iterator[Callable[[str], None]]:
     """Keep standard output for the JSON a command prints, whatever else writes to it.
@@ -81,7 +88,7 @@ def json_stdout(enabled: bool = True) -> Iterator[Callable[[str], None]]:
     and its native code (which write to the descriptor, not to ``sys.stdout``) land there; the
     function it yields writes a line to the real standard output.
     """
-    if not enabled:
+    if not enabled or _stdout_fd() != 1:  # captured (a test runner): nothing to keep apart
         yield typer.echo
         return
     sys.stdout.flush()

@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ekklesia.cli._common import console, err_console, fail, one_line_errors
+from ekklesia.cli._common import console, err_console, fail, json_stdout, one_line_errors
 from ekklesia.environments.two_thirds import averages, guess_two_thirds
 from ekklesia.simulation import RoundReport, SimulationResult
 
@@ -46,7 +46,7 @@ def two_thirds(
     ] = False,
 ) -> None:
     """N players guess 2/3 of the average; a moderator broadcasts the average each round."""
-    with one_line_errors():
+    with json_stdout(as_json) as emit, one_line_errors():
         if agents < 1:
             fail(f"--agents must be >= 1, got {agents}")
         if rounds < 1:
@@ -71,9 +71,9 @@ def two_thirds(
             sample_rate=sample_rate,
         )
         result = _run(sim, agents, rounds, quiet=as_json)
-    if as_json:
-        typer.echo(json.dumps(_payload(result, player)))
-    else:
+        if as_json:
+            emit(json.dumps(_payload(result, player)))
+    if not as_json:
         _show(result)
 
 

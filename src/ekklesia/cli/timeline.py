@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ekklesia.cli._common import console, one_line_errors, render_transcript
+from ekklesia.cli._common import console, json_stdout, one_line_errors, render_transcript
 from ekklesia.core.paths import timeline_dir
 from ekklesia.replay import replay as replay_run
 from ekklesia.runtime.timeline import Timeline
@@ -24,7 +24,7 @@ def list_runs() -> None:
     if not runs:
         console.print(f"no timelines under {timeline_dir()}")
     for run_id in runs:
-        typer.echo(run_id)
+        typer.echo(f"{run_id}  {Timeline.load(run_id).status}")
 
 
 @timeline_app.command("show")
@@ -50,11 +50,11 @@ def replay(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Re-run a recorded run from its recorded model outputs (no model calls) and compare."""
-    with one_line_errors():
+    with json_stdout(as_json) as emit, one_line_errors():
         report = replay_run(run_id)
-    if as_json:
-        typer.echo(json.dumps(report.model_dump(mode="json") | {"identical": report.identical}))
-    else:
+        if as_json:
+            emit(json.dumps(report.model_dump(mode="json") | {"identical": report.identical}))
+    if not as_json:
         mark = {True: "[green]match[/]", False: "[red]differ[/]"}
         console.print(f"replayed {run_id} as {report.replay_run_id}: {report.events} events")
         console.print(f"outcome  {mark[report.outcome_matches]}")
