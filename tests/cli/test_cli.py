@@ -65,7 +65,7 @@ def test_human_output_has_a_transcript_and_totals(ray_session: None) -> None:
     ("args", "message"),
     [
         (["run", "--topology", "hypercube"], "unknown topology 'hypercube'"),
-        (["run", "--rounds", "0"], "rounds must be an integer >= 1"),
+        (["run", "--rounds", "0"], "--rounds: Input should be greater than or equal to 1"),
         (["run", "--model", "gpt5"], "unknown model spec 'gpt5'"),
         (["run", "--skill", "1.5"], "skill must be within [0, 1]"),
         (["run", "--model", "sim:skill=x"], "bad value 'x'"),

@@ -125,3 +125,41 @@ def test_the_sandbox_is_a_tool_whose_runs_replay_from_the_record() -> None:
     (call,) = result.timeline.of_kind(ToolCalled)
     assert result.correct and call.tool == "python_sandbox" and call.result["passed"] is True
     assert ek.replay(result.run_id).identical
+
+
+class Analyst(ek.Agent):
+    """Asks the database what the task asks; a write it tries is refused and recorded."""
+
+    async def step(self, inbox, ctx):  # type: ignore[no-untyped-def]
+        database = ctx.task.meta["database"]
+        counted = await ctx.call_tool("sql", database=database, query=ctx.task.prompt)
+        await ctx.call_tool("sql", database=database, query="DELETE FROM flights")
+        answer = str(counted.value[0][0]) if counted.ok else None
+        return [ek.Utterance(content=f"Answer: {answer}", answer=answer)]
+
+
+def test_sql_is_a_read_only_tool_in_a_run(tmp_path: object) -> None:
+    import sqlite3
+    from pathlib import Path
+
+    path = Path(str(tmp_path)) / "flights.sqlite"
+    with sqlite3.connect(path) as con:
+        con.execute("CREATE TABLE flights (origin TEXT, delay INTEGER)")
+        con.executemany("INSERT INTO flights VALUES (?, ?)", [("EWR", 5), ("JFK", 7), ("EWR", 1)])
+    task = ek.Task(
+        id="count",
+        prompt="SELECT count(*) FROM flights WHERE origin = 'EWR'",
+        expected="2",
+        meta={"database": str(path)},
+    )
+    with ek.Swarm([Analyst("bi", tools=["sql"])], rounds=1) as swarm:
+        result = swarm.run(task)
+    counted, refused = result.timeline.of_kind(ToolCalled)
+    assert result.correct and counted.result == {
+        "columns": ["count(*)"],
+        "rows": [[2]],
+        "truncated": False,
+    }
+    assert refused.error is not None and "read-only" in refused.error
+    with sqlite3.connect(path) as con:
+        assert con.execute("SELECT count(*) FROM flights").fetchone() == (3,)
