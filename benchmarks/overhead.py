@@ -6,9 +6,9 @@ A round's time is read from the timeline (the wall time between consecutive ``ro
 events), so it covers delivering inboxes, one batched call per host per stage, stepping every
 agent, and applying and recording the turns. Set-ups: a 5-agent debate (one actor per agent, and
 all agents in one host), and a staged pattern of three stages (plan → code → review, one agent
-each, each hearing the stage before it). A tool call's overhead is the extra round time of an agent
-that makes 100 no-op tool calls a step, divided by 100: validating the arguments, the call, the
-``tool_call`` event and carrying it back to the driver.
+each, each hearing the stage before it). A tool call's overhead is the extra time of a one-round
+run whose agent makes 100 no-op tool calls, divided by 100: validating the arguments, the call, the
+``tool_call`` event, carrying it back to the driver and recording it.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import statistics
 import tempfile
 
 import ekklesia as ek
-from ekklesia.core.events import RoundStarted
+from ekklesia.core.events import RoundStarted, RunStopped
 
 
 def instant(request: ek.LLMRequest) -> str:
@@ -81,10 +81,18 @@ def staged(rounds: int, runs: int) -> list[float]:
 
 
 def tools(calls: int, rounds: int, runs: int) -> list[float]:
+    """One agent, one round a run: the round's time from ``round_started`` to ``run_stopped``."""
     ek.register_tool(noop)
     ToolUser.calls = calls
-    with ek.Swarm([ToolUser("t", tools=["noop"])], rounds=rounds, stop_on_consensus=False) as swarm:
-        return round_ms(swarm, runs)
+    samples: list[float] = []
+    with ek.Swarm([ToolUser("t", tools=["noop"])], rounds=1) as swarm:
+        swarm.run(ek.Task.of("2+2?", "4"))
+        for _ in range(rounds * runs // 5):
+            timeline = swarm.run(ek.Task.of("2+2?", "4")).timeline
+            (began,) = timeline.of_kind(RoundStarted)
+            (ended,) = timeline.of_kind(RunStopped)
+            samples.append(1000 * (ended.wall_time - began.wall_time))
+    return sorted(samples)
 
 
 def row(label: str, samples: list[float]) -> str:
@@ -105,8 +113,8 @@ def main() -> None:
     print(row("staged, 3 stages x 1 agent, single", staged(args.rounds, args.runs)))
     bare = tools(0, args.rounds, args.runs)
     busy = tools(100, args.rounds, args.runs)
-    print(row("1 agent, no tool call", bare))
-    print(row("1 agent, 100 no-op tool calls a step", busy))
+    print(row("1 agent, 1 round, no tool call", bare))
+    print(row("1 agent, 1 round, 100 no-op tool calls", busy))
     per_call = (statistics.median(busy) - statistics.median(bare)) / 100 * 1000
     print(f"\none recorded no-op tool call: {per_call:.0f} µs (median difference / 100)")
 

@@ -106,6 +106,7 @@ class Swarm:
         self.memory = memory
         self.name = name
         self._pool: HostPool | None = None
+        self._described: dict[str, Any] | None = None
         self._config = EngineConfig(
             seed=seed, budget=self.budget, max_restarts=max_restarts, swarm_id=name
         )
@@ -182,12 +183,14 @@ class Swarm:
         if isinstance(task, str):
             task = Task.of(task)
         pool = await self._hosts()
+        if self._described is None:  # the same for every run of this swarm: validate it once
+            self._described = self.describe()
         engine = RoundEngine(
             self._config,
             self.agents,
             self.graph,
             pool,
-            self.describe(),
+            self._described,
             partial(self.pattern.run, plan=self.plan),
             tags={"pattern": self.pattern.name, "task_kind": task.suite},
         )
@@ -309,16 +312,8 @@ def _agent(desc: AgentSpec, spec: RunSpec, model_for: Callable[[str], Model] | N
     model_spec = desc.model or spec.model
     model: str | Model = model_for(model_spec) if model_for is not None else model_spec
     role: Role = get_role(desc.role)
-    if desc.class_ is None or desc.class_ == import_path(Agent):
-        return Agent(
-            desc.name,
-            role=role,
-            model=model,
-            max_tokens=desc.max_tokens,
-            temperature=desc.temperature,
-            tools=desc.tools,
-        )
-    cls = resolve(desc.class_, Agent, what=f"the class of agent {desc.name}")
+    plain = desc.class_ is None or desc.class_ == import_path(Agent)
+    cls = Agent if plain else resolve(desc.class_ or "", Agent, what=f"the class of {desc.name}")
     agent = Agent.__new__(cls)  # a user's subclass may take other arguments: set what Agent sets
     Agent.__init__(
         agent,

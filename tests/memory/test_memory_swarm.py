@@ -56,3 +56,34 @@ def test_a_debate_shares_memory_and_records_it(pooled: PooledEmbedder, tmp_path:
         second_memory.close()
     assert again.run_id != result.run_id
     assert again.timeline.fingerprint() == result.timeline.fingerprint()
+
+
+def test_memory_search_is_a_tool_over_the_swarms_memory(
+    pooled: PooledEmbedder, tmp_path: Path
+) -> None:
+    class Searcher(ek.Agent):
+        """Writes a note in round one; in round two finds it with the memory_search tool."""
+
+        async def step(self, inbox: Sequence[Any], ctx: ek.StepContext) -> list[ek.Utterance]:
+            if ctx.round == 0 and ctx.memory is not None:
+                await ctx.memory.remember(f"{self.name} keeps the key under the mat", scope="swarm")
+                return [ek.Utterance(content="Answer: noted", answer="noted")]
+            found = await ctx.call_tool("memory_search", query="where is the key?", k=2)
+            hits = found.unwrap()
+            return [ek.Utterance(content=f"Answer: {len(hits)}", answer=str(len(hits)))]
+
+    memory = Memory("search", root=tmp_path / "search")
+    agents = [Searcher(f"s{i}", tools=["memory_search"]) for i in range(2)]
+    try:
+        with ek.Swarm(agents, rounds=2, stop_on_consensus=False, memory=memory) as swarm:
+            result = swarm.run(ek.Task.of("Where is the key?", expected="2"))
+    finally:
+        memory.close()
+    calls = [e for e in result.timeline.events if e.kind == "tool_call"]
+    assert [c.tool for c in calls] == ["memory_search", "memory_search"] and result.correct
+    texts = {hit["text"] for hit in calls[0].result}  # type: ignore[union-attr]
+    assert texts == {"s0 keeps the key under the mat", "s1 keeps the key under the mat"}
+    with ek.Swarm([Searcher("alone", tools=["memory_search"])], rounds=1) as swarm:
+        alone = swarm.run(ek.Task.of("Where is the key?"))
+    (failed,) = [e for e in alone.timeline.events if e.kind == "tool_call"]
+    assert failed.error is not None and "needs a swarm with memory" in failed.error

@@ -196,38 +196,37 @@ class StepContext:
             error = str(exc) if isinstance(exc, ToolError) else f"{type(exc).__name__}: {exc}"
         latency = time.perf_counter() - started
         self._spent_usd += found.price_usd
-        self.events.append(
-            ToolCalled(
-                round=self.round,
-                agent=self.agent,
-                call_index=index,
-                tool=name,
-                arguments=recorded_args,
-                result=result,
-                error=error,
-                latency_s=latency,
-                cost_usd=found.price_usd,
-                result_digest=result_digest(result) if error is None else "",
-            )
+        self._record_tool(
+            index,
+            name,
+            recorded_args,
+            result=result,
+            error=error,
+            latency_s=latency,
+            cost_usd=found.price_usd,
+            result_digest=result_digest(result) if error is None else "",
         )
         return ToolResult(name, value, error, latency, found.price_usd)
 
     def _tool_failed(
         self, index: int, name: str, arguments: Mapping[str, Any], error: str
     ) -> ToolResult[Any]:
+        """A call refused before its tool ran: recorded, not counted."""
         safe = json.loads(json.dumps(dict(arguments), default=str))
+        self._record_tool(index, name, safe, error=error, ran=False)
+        return ToolResult(name, None, error)
+
+    def _record_tool(self, index: int, name: str, arguments: dict[str, Any], **fields: Any) -> None:
         self.events.append(
             ToolCalled(
                 round=self.round,
                 agent=self.agent,
                 call_index=index,
                 tool=name,
-                arguments=safe,
-                error=error,
-                ran=False,
+                arguments=arguments,
+                **fields,
             )
         )
-        return ToolResult(name, None, error)
 
     def _replayed_tool(
         self, index: int, tool: Tool[Any], arguments: dict[str, Any]
