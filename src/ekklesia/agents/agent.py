@@ -162,10 +162,18 @@ class Agent:
             for m in inbox
             if isinstance(m, AgentMessage) and m.sender != self.name and m.answer is not None
         ]
+        mine = [m for m in inbox if isinstance(m, AgentMessage) and m.sender == self.name]
+        others = [m for m in inbox if isinstance(m, AgentMessage) and m.sender != self.name]
         return SimHints(
             task_id=ctx.task.id,
             expected=ctx.task.expected,
             own_answer=own[-1] if own else None,
             heard_answers=tuple(heard),
             options=ctx.task.options,
+            role=self.role.name,
+            stage=ctx.stage,
+            attempt=ctx.attempt,
+            own_text=mine[-1].content if mine else None,
+            heard=tuple((ctx.roles.get(m.sender, ""), m.content) for m in others),
+            meta=ctx.task.meta,
         )

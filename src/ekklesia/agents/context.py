@@ -82,6 +82,8 @@ class StepContext:
     salt: tuple[str | int, ...] = ()
     tools: Mapping[str, Tool[Any]] = field(default_factory=dict)
     recorded_tools: Sequence[ToolCalled] | None = None
+    roles: Mapping[str, str] = field(default_factory=dict)
+    """Every agent of the swarm by name: its role's name (who said what, for prompts and hints)."""
     call_offset: int = 0
     tool_offset: int = 0
     events: list[AnyEvent] = field(default_factory=list)

@@ -24,9 +24,11 @@ Token counts follow the text and the call is priced as ``price_as`` from the pri
 from __future__ import annotations
 
 import asyncio
+import importlib
 import random
 import re
 from collections import Counter
+from collections.abc import Callable
 
 from ekklesia.agents.model import Model
 from ekklesia.agents.pricing import PriceTable, default_prices
@@ -34,7 +36,31 @@ from ekklesia.core.llm import LLMRequest, LLMResponse, estimate_tokens
 from ekklesia.core.seeds import stable_seed
 from ekklesia.errors import SpecError
 
-__all__ = ["SimulatedModel"]
+__all__ = ["Behaviour", "SimulatedModel", "register_behaviour"]
+
+#: How a simulated model answers a kind of task other than arithmetic: the reply's text.
+Behaviour = Callable[["SimulatedModel", LLMRequest, random.Random], str]
+
+_behaviours: dict[str, Behaviour | str] = {}
+
+
+def register_behaviour(kind: str, behaviour: Behaviour | str) -> None:
+    """Make simulated models answer tasks whose ``meta["kind"]`` is ``kind`` with ``behaviour``.
+
+    ``behaviour`` may be an import path ``"package.module:function"``, resolved on first use, so
+    that a host process that never imported the package still finds it.
+    """
+    _behaviours[kind] = behaviour
+
+
+def _behaviour(kind: str) -> Behaviour | None:
+    found = _behaviours.get(kind)
+    if isinstance(found, str):
+        module_name, _, attr = found.partition(":")
+        found = getattr(importlib.import_module(module_name), attr)
+        _behaviours[kind] = found
+    return found if callable(found) else None
+
 
 _EXPRESSION = re.compile(r"(-?\d+(?:\s*[-+*]\s*\d+)+)")
 
@@ -91,7 +117,9 @@ class SimulatedModel(Model):
         if self.latency_s:
             await asyncio.sleep(self.latency_s)
         rng = random.Random(stable_seed("sim", self.seed, request.seed, request.call_index))
-        text = self._write(request, rng)
+        kind = request.hints.meta.get("kind") if request.hints else None
+        behaviour = _behaviour(kind) if isinstance(kind, str) else None
+        text = behaviour(self, request, rng) if behaviour else self._write(request, rng)
         max_chars = request.max_tokens * 4
         finish = "stop"
         if len(text) > max_chars:

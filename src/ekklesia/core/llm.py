@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 __all__ = ["ChatTurn", "LLMRequest", "LLMResponse", "SimHints", "estimate_tokens"]
 
@@ -39,6 +39,14 @@ class SimHints(BaseModel):
     own_answer: str | None = None
     heard_answers: tuple[str, ...] = ()
     options: tuple[str, ...] = ()
+    role: str = ""
+    stage: str = ""
+    attempt: int = 0
+    own_text: str | None = None
+    heard: tuple[tuple[str, str], ...] = ()
+    """(sender's role, what it said) for each message heard, in the order heard."""
+    meta: dict[str, JsonValue] = Field(default_factory=dict)
+    """The task's own data (a code task's program, tests, planted bug), for simulated teams."""
 
 
 class LLMRequest(BaseModel):

@@ -237,6 +237,7 @@ class RunContext:
                 elif isinstance(event, ToolCalled):
                     self._replay_tools.setdefault((event.agent, event.round), []).append(event)
         self.task = task
+        self._roles = {name: agent.role.name for name, agent in engine.agents.items()}
 
     @property
     def run_id(self) -> str:
@@ -361,6 +362,7 @@ class RunContext:
                     stage=stage,
                     attempt=attempt,
                     instruction=instruction,
+                    roles=self._roles,
                 ),
             )
             reservation = reservations[name]

@@ -51,6 +51,7 @@ class RoundWork:
     stage: str = ""
     attempt: int = 0
     instruction: str | None = None
+    roles: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -72,11 +73,14 @@ class HostCore:
         self.host_id = host_id
         self.agents = {agent.name: agent for agent in agents}
         self.memory = memory
+        self.roles: dict[str, str] = {}
 
     def ping(self) -> str:
         return self.host_id
 
     async def step(self, work: RoundWork) -> list[Turn]:
+        if work.roles:
+            self.roles = dict(work.roles)
         return list(await asyncio.gather(*(self._step_one(work, item) for item in work.items)))
 
     async def _step_one(self, work: RoundWork, item: AgentWork) -> Turn:
@@ -97,6 +101,7 @@ class HostCore:
             salt=item.salt,
             tools=agent.tools,
             recorded_tools=item.replay_tools,
+            roles=self.roles,
             call_offset=item.call_offset,
             tool_offset=item.tool_offset,
         )
