@@ -53,7 +53,7 @@ class Swarm:
         agents: Sequence[Agent],
         graph: str | nx.DiGraph = "complete",
         rounds: int = 2,
-        aggregate: str = "majority",
+        aggregate: str | None = None,
         seed: int = 0,
         budget: Budget | None = None,
         *,
@@ -81,6 +81,7 @@ class Swarm:
         recipe = get_pattern(pattern)
         if isinstance(pattern, Pattern) and library.get(pattern.name) is not pattern:
             register_pattern(pattern)  # so that its runs' specs name it, and replays find it
+        aggregate = aggregate or recipe.aggregate
         self.plan = Plan(rounds, aggregate, stop_on_consensus, recipe.parse_options(options))
         self.pattern = recipe.configure(self.plan.options)
         self.pattern.check_swarm(self.agents, self.plan)
@@ -294,6 +295,9 @@ def _agents_of(spec: RunSpec, model_for: Callable[[str], Model] | None) -> list[
     if isinstance(spec.agents, list):
         return [_agent(a, spec, model_for) for a in spec.agents]
     pattern = get_pattern(spec.pattern)
+    if spec.agents is None and pattern.team:
+        return [_agent(a, spec, model_for) for a in pattern.team]
+    count = 3 if spec.agents is None else spec.agents
     roles = [spec.role] if spec.role else list(pattern.roles) or ["solver"]
     described = [
         AgentSpec(
@@ -301,9 +305,9 @@ def _agents_of(spec: RunSpec, model_for: Callable[[str], Model] | None) -> list[
             role=roles[i % len(roles)],
             tools=spec.tools,
         )
-        for i in range(spec.agents)
+        for i in range(count)
     ]
-    if spec.aggregate == "judge":
+    if (spec.aggregate or pattern.aggregate) == "judge":
         described.append(AgentSpec(name="judge", role="judge"))
     return [_agent(a, spec, model_for) for a in described]
 

@@ -71,9 +71,10 @@ def survivors(workdir: str, session: int | None = None) -> list[int]:
 
 
 def sandbox_homes() -> list[str]:
-    """HOME of every live process that a sandbox started (one entry per process)."""
+    """HOME of every live process that a sandbox of this test process started (one entry per
+    process): sandboxes that other programs on the machine run at the same time do not count."""
     homes = []
-    for process in psutil.process_iter():
+    for process in psutil.Process().children(recursive=True):
         try:
             home = process.environ().get("HOME", "")
             if "ekklesia-sandbox-" in home and process.status() != psutil.STATUS_ZOMBIE:

@@ -28,7 +28,7 @@ import importlib
 import random
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from ekklesia.agents.model import Model
 from ekklesia.agents.pricing import PriceTable, default_prices
@@ -45,20 +45,28 @@ _behaviours: dict[str, Behaviour | str] = {}
 
 
 def register_behaviour(kind: str, behaviour: Behaviour | str) -> None:
-    """Make simulated models answer tasks whose ``meta["kind"]`` is ``kind`` with ``behaviour``.
+    """Make simulated models answer tasks whose ``meta["kind"]`` is ``kind`` with ``behaviour``
+    (a function, or an import path ``"package.module:function"`` resolved on first use).
 
-    ``behaviour`` may be an import path ``"package.module:function"``, resolved on first use, so
-    that a host process that never imported the package still finds it.
+    A task can also name its behaviour itself, ``meta["simulated_by"] = "package.module:fn"``, so
+    that a host process that never imported the package that built the task still finds it.
     """
     _behaviours[kind] = behaviour
 
 
-def _behaviour(kind: str) -> Behaviour | None:
-    found = _behaviours.get(kind)
+def _behaviour(meta: Mapping[str, object]) -> Behaviour | None:
+    kind, named = meta.get("kind"), meta.get("simulated_by")
+    found = _behaviours.get(kind) if isinstance(kind, str) else None
+    if found is None and isinstance(named, str):
+        found = named
     if isinstance(found, str):
         module_name, _, attr = found.partition(":")
-        found = getattr(importlib.import_module(module_name), attr)
-        _behaviours[kind] = found
+        try:
+            found = getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError) as exc:
+            raise SpecError(f"cannot load the simulated behaviour {found!r}: {exc}") from exc
+        if isinstance(kind, str):
+            _behaviours[kind] = found
     return found if callable(found) else None
 
 
@@ -117,8 +125,7 @@ class SimulatedModel(Model):
         if self.latency_s:
             await asyncio.sleep(self.latency_s)
         rng = random.Random(stable_seed("sim", self.seed, request.seed, request.call_index))
-        kind = request.hints.meta.get("kind") if request.hints else None
-        behaviour = _behaviour(kind) if isinstance(kind, str) else None
+        behaviour = _behaviour(request.hints.meta) if request.hints else None
         text = behaviour(self, request, rng) if behaviour else self._write(request, rng)
         max_chars = request.max_tokens * 4
         finish = "stop"

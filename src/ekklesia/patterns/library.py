@@ -14,7 +14,12 @@ from ekklesia.errors import SpecError
 from ekklesia.patterns.debate import debate
 from ekklesia.patterns.pattern import Pattern
 
-__all__ = ["PatternLibrary", "get_pattern", "library", "register_pattern"]
+__all__ = ["PROVIDERS", "PatternLibrary", "get_pattern", "library", "register_pattern"]
+
+
+#: Modules that register patterns of their own, imported when the library is first read (the
+#: teams sit above this layer: naming them here by path keeps the import graph one-way).
+PROVIDERS: list[str] = []
 
 
 class PatternLibrary(Mapping[str, Pattern]):
@@ -22,8 +27,21 @@ class PatternLibrary(Mapping[str, Pattern]):
 
     def __init__(self) -> None:
         self._patterns: dict[str, Pattern] = {}
+        self._loaded = False
+
+    def _load(self) -> None:
+        if self._loaded:
+            return
+        self._loaded = True
+        for module in PROVIDERS:
+            try:
+                importlib.import_module(module)
+            except ModuleNotFoundError as exc:  # a team that is not installed offers nothing
+                if exc.name is None or not module.startswith(exc.name):
+                    raise
 
     def __getitem__(self, name: str) -> Pattern:
+        self._load()
         try:
             return self._patterns[name]
         except KeyError:
@@ -31,15 +49,19 @@ class PatternLibrary(Mapping[str, Pattern]):
             raise SpecError(f"unknown pattern {name!r} (known: {known})") from None
 
     def __contains__(self, name: object) -> bool:
+        self._load()
         return name in self._patterns
 
     def get(self, name: str, default: Pattern | None = None) -> Pattern | None:  # type: ignore[override]
+        self._load()
         return self._patterns.get(name, default)
 
     def __iter__(self) -> Iterator[str]:
+        self._load()
         return iter(sorted(self._patterns))
 
     def __len__(self) -> int:
+        self._load()
         return len(self._patterns)
 
     def register(self, pattern: Pattern) -> Pattern:

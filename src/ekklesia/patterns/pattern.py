@@ -22,7 +22,8 @@ whose role takes no part in rounds reads the final answers and decides).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import inspect
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -33,6 +34,7 @@ from ekklesia.core.events import Aggregated, GateChecked, StopReason, VoteCast
 from ekklesia.core.messages import AgentMessage
 from ekklesia.core.task import Task
 from ekklesia.errors import SpecError
+from ekklesia.patterns.agent_spec import AgentSpec
 from ekklesia.patterns.aggregation import AGGREGATIONS, Vote, aggregate_votes, check_aggregation
 from ekklesia.runtime.engine import Inbox, Mailbox, Outcome, RunContext
 
@@ -135,7 +137,8 @@ class Plan:
     options: BaseModel | None = None
 
 
-Scorer = Callable[[Task, str | None], float | None]
+#: Scores an answer: 1.0 counts as correct; may be async (a scorer that runs tests in the sandbox).
+Scorer = Callable[[Task, str | None], float | Awaitable[float | None] | None]
 
 
 @dataclass(frozen=True)
@@ -155,6 +158,10 @@ class Pattern:
     options: type[BaseModel] | None = None
     scorer: Scorer = exact_match
     suite: str | None = None
+    team: tuple[AgentSpec, ...] = ()
+    """The agents a spec that names no agents of its own gets (each with the spec's model)."""
+    aggregate: str = "majority"
+    """The aggregation a spec that names none gets."""
 
     def __post_init__(self) -> None:
         if not self.stages:
@@ -297,7 +304,8 @@ class _PatternRun:
         answer, aggregate_stop = await self._aggregate(done)
         if aggregate_stop is not None:
             stop = aggregate_stop
-        score = self.pattern.scorer(self.ctx.task, answer)
+        scored = self.pattern.scorer(self.ctx.task, answer)
+        score = await scored if inspect.isawaitable(scored) else scored
         return Outcome(
             answer=answer,
             stop_reason=stop,

@@ -6,11 +6,12 @@ The field names are a contract (scripts outside this repository write them)::
     version: 1                 # the spec format; older files keep loading
     pattern: debate            # a library name, or "package.module:pattern"
     agents: 3                  # a count (each takes `model`, `role` and `tools`) or a list of
-                               #   {name, role, model, tools, max_tokens, temperature, class}
+                               #   {name, role, model, tools, max_tokens, temperature, class};
+                               #   none: the pattern's own team, else 3
     model: sim                 # the model spec of agents given by count
     graph: complete            # a topology name, or an edge list [[u, v], ...] (v hears u)
     rounds: 2
-    aggregate: majority        # majority | confidence | judge | last
+    aggregate: majority        # majority | confidence | judge | last (none: the pattern's)
     stop_on_consensus: true
     budget: {max_usd: 1.0, max_tokens: 100000}
     seed: 0
@@ -38,8 +39,8 @@ from pydantic import (
     model_validator,
 )
 
-from ekklesia.agents.roles import Role
 from ekklesia.errors import EkklesiaError, SpecError
+from ekklesia.patterns.agent_spec import AgentSpec
 from ekklesia.patterns.aggregation import AGGREGATIONS
 from ekklesia.patterns.library import get_pattern
 from ekklesia.runtime.ledger import Budget
@@ -50,20 +51,6 @@ __all__ = ["SPEC_VERSION", "AgentSpec", "RunSpec", "load_spec_file", "one_line"]
 SPEC_VERSION = 1
 
 
-class AgentSpec(BaseModel):
-    """One agent of a spec. ``class`` names a user's ``ek.Agent`` subclass by import path."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
-
-    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    role: str | Role = "solver"
-    model: str | None = None
-    tools: list[str] = Field(default_factory=list)
-    max_tokens: int = Field(default=512, ge=1)
-    temperature: float = Field(default=0.7, ge=0.0)
-    class_: str | None = Field(default=None, alias="class")
-
-
 class RunSpec(BaseModel):
     """A run, as data; see the module docstring for the fields."""
 
@@ -72,13 +59,13 @@ class RunSpec(BaseModel):
     version: int = Field(default=SPEC_VERSION, ge=1)
     name: str = Field(default="swarm", min_length=1)
     pattern: str = "debate"
-    agents: int | list[AgentSpec] = 3
+    agents: int | list[AgentSpec] | None = None
     model: str = "sim"
     role: str | None = None
     tools: list[str] = Field(default_factory=list)
     graph: str | list[tuple[str, str]] = "complete"
     rounds: int = Field(default=2, ge=1)
-    aggregate: str = "majority"
+    aggregate: str | None = None
     stop_on_consensus: bool = True
     budget: Budget = Field(default_factory=Budget)
     seed: int = 0
@@ -110,7 +97,7 @@ class RunSpec(BaseModel):
 
     @field_validator("agents")
     @classmethod
-    def _some_agents(cls, value: int | list[AgentSpec]) -> int | list[AgentSpec]:
+    def _some_agents(cls, value: int | list[AgentSpec] | None) -> int | list[AgentSpec] | None:
         if isinstance(value, int) and value < 1:
             raise ValueError("a count of agents must be >= 1")
         if isinstance(value, list):
@@ -123,8 +110,8 @@ class RunSpec(BaseModel):
 
     @field_validator("aggregate")
     @classmethod
-    def _known_aggregation(cls, value: str) -> str:
-        if value not in AGGREGATIONS:
+    def _known_aggregation(cls, value: str | None) -> str | None:
+        if value is not None and value not in AGGREGATIONS:
             raise ValueError(f"unknown aggregation {value!r} (known: {', '.join(AGGREGATIONS)})")
         return value
 
