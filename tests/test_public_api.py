@@ -20,6 +20,8 @@ INTENDED = {
     # patterns, run specs and tools
     "patterns", "Pattern", "Stage", "Gate", "StopRule", "RoundView", "register_pattern",
     "RunSpec", "AgentSpec", "tools", "Tool", "tool", "ToolContext", "ToolResult", "register_tool",
+    # the code team
+    "code", "run_pattern", "arun_pattern", "PatternReport",
     # errors
     "EkklesiaError", "UserError", "SpecError", "TimelineNotFound", "RunError", "HostFailure",
     "ReplayMismatch", "BudgetExceeded", "ToolError", "ConnectorError", "TransientError",

@@ -12,7 +12,7 @@ A tour::
 
 from typing import TYPE_CHECKING, Any
 
-from ekklesia import environments, patterns, tasks, tools
+from ekklesia import code, environments, patterns, tasks, tools
 from ekklesia.agents.agent import Agent, Utterance
 from ekklesia.agents.context import StepContext
 from ekklesia.agents.function import FunctionModel
@@ -23,6 +23,7 @@ from ekklesia.agents.replay import ReplayModel
 from ekklesia.agents.roles import Role, register_role
 from ekklesia.agents.simulated import SimulatedModel
 from ekklesia.agents.spec import model_from_spec, register_model_scheme
+from ekklesia.code.run import PatternReport, arun_pattern, run_pattern
 from ekklesia.connectors import FallbackModel, OpenAICompatModel
 from ekklesia.core.events import Usage
 from ekklesia.core.llm import ChatTurn, LLMRequest, LLMResponse, SimHints
@@ -88,6 +89,7 @@ __all__ = [
     "Model",
     "OpenAICompatModel",
     "Pattern",
+    "PatternReport",
     "PermanentError",
     "Population",
     "PopulationContext",
@@ -125,7 +127,9 @@ __all__ = [
     "Utterance",
     "__version__",
     "areplay",
+    "arun_pattern",
     "build_graph",
+    "code",
     "default_prices",
     "environments",
     "model_from_spec",
@@ -135,6 +139,7 @@ __all__ = [
     "register_role",
     "register_tool",
     "replay",
+    "run_pattern",
     "session_ledger",
     "tasks",
     "tool",

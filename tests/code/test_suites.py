@@ -23,7 +23,9 @@ from ekklesia.errors import SpecError, UserError
 from ekklesia.tools.sandbox import run_python
 
 N = 6
-COMMON = {"kind", "problem", "entry_point", "prompt", "canonical", "test", "program"}
+COMMON = {
+    "kind", "problem", "entry_point", "prompt", "canonical", "test", "program", "simulated_by",
+}  # fmt: skip
 OWN = {
     "feature_development": set(),
     "bug_fix": {"mutation"},
@@ -55,6 +57,9 @@ def test_the_package_exports_the_intended_names() -> None:
         "atesting", "bug_fix", "code_review", "documentation", "failing_mutants",
         "feature_development", "full_program", "mutants", "optimization", "problem", "problems",
         "refactoring", "suite", "test_program", "testing",
+        # the patterns and running them
+        "CODE_PATTERNS", "CodeOptions", "PatternReport", "Tester", "arun_pattern", "completion",
+        "run_pattern", "write_samples",
     }  # fmt: skip
     assert set(code.SUITES) == set(code.PATTERNS) == set(OWN)
 

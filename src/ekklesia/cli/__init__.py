@@ -16,7 +16,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-_COMMAND_MODULES = ("run", "spec", "timeline", "models", "costs", "memory", "simulate")
+_COMMAND_MODULES = ("run", "spec", "pattern", "timeline", "models", "costs", "memory", "simulate")
 
 for _name in _COMMAND_MODULES:
     try:

@@ -1,10 +1,13 @@
-"""The code team's layer: offline software-engineering task suites built from HumanEval.
+"""The code team: offline software-engineering suites built from HumanEval, and seven patterns.
 
 Seven patterns (``feature_development``, ``bug_fix``, ``code_review``, ``testing``,
 ``documentation``, ``refactoring``, ``optimization``), each a list of
 :class:`~ekklesia.core.task.Task` whose ``meta`` follows the schema in :mod:`ekklesia.code.suites`;
 the bugs are seeded AST mutations (:mod:`ekklesia.code.mutations`) checked to fail in the sandbox.
-This layer imports ``core``, ``tools`` and ``errors`` only.
+The patterns (:mod:`ekklesia.code.patterns`) run the team — planner, coder, reviewer and a
+:class:`~ekklesia.code.team.Tester` that runs code only in the sandbox — and score the final
+program in the sandbox; :func:`run_pattern` runs one over tasks. Simulated team members behave as
+:mod:`ekklesia.code.simulated` says.
 """
 
 from ekklesia.code.humaneval import Problem, full_program, problem, problems, test_program
@@ -15,6 +18,9 @@ from ekklesia.code.mutations import (
     failing_mutants,
     mutants,
 )
+from ekklesia.code.patterns import CODE_PATTERNS, CodeOptions
+from ekklesia.code.run import PatternReport, arun_pattern, run_pattern
+from ekklesia.code.samples import completion, write_samples
 from ekklesia.code.suites import (
     PATTERNS,
     SUITE_VERSION,
@@ -34,23 +40,30 @@ from ekklesia.code.suites import (
     suite,
     testing,
 )
+from ekklesia.code.team import Tester
 
 __all__ = [
+    "CODE_PATTERNS",
     "MUTATION_KINDS",
     "PATTERNS",
     "SUITES",
     "SUITE_VERSION",
+    "CodeOptions",
     "Mutation",
     "MutationKind",
+    "PatternReport",
     "Problem",
     "SuiteBuilder",
+    "Tester",
     "abug_fix",
     "acode_review",
     "aoptimization",
+    "arun_pattern",
     "asuite",
     "atesting",
     "bug_fix",
     "code_review",
+    "completion",
     "documentation",
     "failing_mutants",
     "feature_development",
@@ -60,7 +73,9 @@ __all__ = [
     "problem",
     "problems",
     "refactoring",
+    "run_pattern",
     "suite",
     "test_program",
     "testing",
+    "write_samples",
 ]

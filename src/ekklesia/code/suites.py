@@ -77,7 +77,7 @@ __all__ = [
 ]
 
 #: Stamped on cached suites: a cache of another version is rebuilt.
-SUITE_VERSION = 1
+SUITE_VERSION = 2
 
 PATTERNS = (
     "feature_development",
@@ -323,6 +323,10 @@ def _builder(pattern: str) -> SuiteBuilder:
 # --- shared -----------------------------------------------------------------------------------
 
 
+#: The behaviour of simulated models on these tasks (see ekklesia.agents.simulated).
+SIMULATED_BY = "ekklesia.code.simulated:respond"
+
+
 def _task(
     p: Problem,
     pattern: str,
@@ -342,6 +346,8 @@ def _task(
         "canonical": full_program(p),
         "test": test_program(p),
         "program": program,
+        # how a simulated team member answers it, found by import path in any process
+        "simulated_by": SIMULATED_BY,
     }
     return Task(
         id=f"{p.task_id}:{pattern}:{seed}",

@@ -4,7 +4,7 @@
 first in agent-name order. ``confidence``: answers weighted by the confidence each agent stated
 (0.5 when it stated none), ties broken the same way. ``judge``: a judge agent reads the final
 answers and decides (the pattern steps it; see :mod:`ekklesia.patterns.pattern`). ``last``: the
-answer (or else the text) of the voter who spoke last — what a writer's final draft is.
+whole text the voter who spoke last said — a writer's final draft, a coder's program.
 """
 
 from __future__ import annotations

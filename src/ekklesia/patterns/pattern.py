@@ -17,7 +17,8 @@ again (``attempt`` 1, 2, ...) until it passes or ``max_revisions`` is spent — 
 (``gate_exhausted``) or goes on, as the gate says. Between rounds the stop rules are asked in
 order. At the end the *voters* (the agents of the ``voters`` stage, by default the last) give their
 final answers to the aggregation: ``majority``, ``confidence``, ``last``, or ``judge`` (an agent
-whose role takes no part in rounds reads the final answers and decides).
+whose role takes no part in rounds reads the final answers and decides) or ``last`` (the whole
+text the voter who spoke last said: a writer's draft, a coder's program).
 """
 
 from __future__ import annotations
@@ -408,7 +409,7 @@ class _PatternRun:
                 stop = "budget"
         elif method == "last":
             final = finals[max(finals, key=lambda n: self.spoke[n])] if finals else None
-            answer = None if final is None else (final.answer or final.content)
+            answer = None if final is None else final.content
             tally = {} if answer is None else {answer: 1.0}
         else:
             answer, tally = aggregate_votes(votes, "majority" if method == "judge" else method)
