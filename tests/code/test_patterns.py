@@ -79,3 +79,12 @@ def test_samples_score_the_same_under_human_evals_harness(tmp_path: Path) -> Non
         )
         passed += asyncio.run(run_python(program, timeout_s=10.0)).exit_code == 0
     assert passed / 4 == report["score"]
+
+
+def test_tasks_run_side_by_side_come_out_as_they_would_alone() -> None:
+    tasks = suites.suite("bug_fix", 3, seed=0)
+    one = ek.run_pattern("bug_fix", tasks, model="sim:skill=0.5", concurrency=1)
+    many = ek.run_pattern("bug_fix", tasks, model="sim:skill=0.5", concurrency=3)
+    assert [r.task_id for r in many.results] == [t.id for t in tasks]
+    for a, b in zip(one.results, many.results, strict=True):
+        assert a.timeline.fingerprint() == b.timeline.fingerprint()

@@ -437,3 +437,10 @@ async def test_without_the_hook_a_fork_bomb_is_bounded_and_swept() -> None:
     assert 1 < most <= 32
     workdir, session = where(result)
     assert survivors(workdir, session) == []
+
+
+async def test_the_same_code_gives_the_same_result_in_every_run() -> None:
+    """Results are recorded and compared: a traceback names the script, not its temporary folder."""
+    first, second = [await run_python("raise ValueError('x')", timeout_s=5) for _ in range(2)]
+    assert 'File "main.py"' in first.stderr and "ekklesia-sandbox-" not in first.stderr
+    assert first.model_dump(exclude={"duration_s"}) == second.model_dump(exclude={"duration_s"})

@@ -10,6 +10,7 @@ hosts; each is a timeline tagged with the pattern and the task kind.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -21,7 +22,9 @@ from ekklesia.core.events import Usage
 from ekklesia.core.task import Task
 from ekklesia.errors import SpecError
 from ekklesia.patterns.library import get_pattern
+from ekklesia.patterns.pattern import Pattern
 from ekklesia.patterns.spec import RunSpec
+from ekklesia.runtime.ray_support import ensure_ray, ray_cpus
 from ekklesia.swarm import RunResult, Swarm
 
 __all__ = ["PatternReport", "arun_pattern", "run_pattern"]
@@ -66,16 +69,21 @@ class PatternReport(BaseModel):
 
 
 async def arun_pattern(
-    name: str,
+    name: str | Pattern,
     tasks: Sequence[Task],
     *,
     model: str = "sim",
     seed: int = 0,
     rounds: int = 1,
     on_result: Callable[[RunResult], None] | None = None,
+    concurrency: int | None = None,
     **options: Any,
 ) -> PatternReport:
-    """Run pattern ``name`` on each task; see the module docstring."""
+    """Run pattern ``name`` on each task; see the module docstring.
+
+    Up to ``concurrency`` tasks (default: the CPUs Ray has) run at once on the swarm's hosts, so
+    their sandboxes run side by side; each run is the same as it would be alone.
+    """
     if not tasks:
         raise SpecError("run_pattern needs at least one task")
     pattern = get_pattern(name)
@@ -90,7 +98,7 @@ async def arun_pattern(
     )
     began = time.perf_counter()
     with Swarm.from_spec(spec) as swarm:
-        results = await swarm.arun_many(tasks, on_result=on_result)
+        results = await _run_all(swarm, tasks, on_result, concurrency)
     scores = [r.score for r in results if r.score is not None]
     return PatternReport(
         pattern=pattern.name,
@@ -102,20 +110,51 @@ async def arun_pattern(
     )
 
 
+async def _run_all(
+    swarm: Swarm,
+    tasks: Sequence[Task],
+    on_result: Callable[[RunResult], None] | None,
+    concurrency: int | None,
+) -> list[RunResult]:
+    if concurrency is not None and concurrency < 1:
+        raise SpecError(f"concurrency must be >= 1, got {concurrency}")
+    if concurrency is None:
+        ensure_ray()
+        concurrency = ray_cpus()
+    limit = asyncio.Semaphore(concurrency)
+
+    async def one(task: Task) -> RunResult:
+        async with limit:
+            result = await swarm.arun(task)
+        if on_result is not None:
+            on_result(result)
+        return result
+
+    return list(await asyncio.gather(*(one(task) for task in tasks)))
+
+
 def run_pattern(
-    name: str,
+    name: str | Pattern,
     tasks: Sequence[Task],
     *,
     model: str = "sim",
     seed: int = 0,
     rounds: int = 1,
     on_result: Callable[[RunResult], None] | None = None,
+    concurrency: int | None = None,
     **options: Any,
 ) -> PatternReport:
     """Run pattern ``name`` on each task (sync); inside async code use :func:`arun_pattern`."""
     return run_sync(
         arun_pattern(
-            name, tasks, model=model, seed=seed, rounds=rounds, on_result=on_result, **options
+            name,
+            tasks,
+            model=model,
+            seed=seed,
+            rounds=rounds,
+            on_result=on_result,
+            concurrency=concurrency,
+            **options,
         ),
         "run_pattern()",
         "await arun_pattern(...)",

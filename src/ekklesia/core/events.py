@@ -47,13 +47,24 @@ __all__ = [
     "Usage",
     "VoteCast",
     "fingerprint",
+    "strip_nondeterministic",
 ]
 
 SCHEMA_VERSION = 1
 
 #: Fields recorded for people and tools but excluded when timelines are compared.
 NONDETERMINISTIC_FIELDS = frozenset(
-    {"wall_time", "run_id", "latency_s", "trace", "placement", "timeline_path", "pid", "hostname"}
+    {
+        "wall_time",
+        "run_id",
+        "latency_s",
+        "duration_s",
+        "trace",
+        "placement",
+        "timeline_path",
+        "pid",
+        "hostname",
+    }
 )
 #: Events that record what the machine did, not what the swarm did.
 OPERATIONAL_EVENTS = frozenset({"host_restarted"})
@@ -347,11 +358,16 @@ Event = Annotated[AnyEvent, Field(discriminator="kind")]
 EVENT_ADAPTER: TypeAdapter[AnyEvent] = TypeAdapter(Event)
 
 
-def _strip(value: Any) -> Any:
+def strip_nondeterministic(value: Any) -> Any:
+    """``value`` (plain data) without the fields in NONDETERMINISTIC_FIELDS, at any depth."""
     if isinstance(value, dict):
-        return {k: _strip(v) for k, v in value.items() if k not in NONDETERMINISTIC_FIELDS}
+        return {
+            k: strip_nondeterministic(v)
+            for k, v in value.items()
+            if k not in NONDETERMINISTIC_FIELDS
+        }
     if isinstance(value, list):
-        return [_strip(v) for v in value]
+        return [strip_nondeterministic(v) for v in value]
     return value
 
 
@@ -364,7 +380,7 @@ def fingerprint(events: list[AnyEvent]) -> list[dict[str, Any]]:
     kept = [e for e in events if e.kind not in OPERATIONAL_EVENTS]
     out = []
     for i, event in enumerate(kept):
-        data = _strip(event.model_dump(mode="json"))
+        data = strip_nondeterministic(event.model_dump(mode="json"))
         data["seq"] = i
         out.append(data)
     return out

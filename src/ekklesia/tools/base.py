@@ -26,6 +26,7 @@ from typing import Any, Generic, TypeVar, cast, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, JsonValue, TypeAdapter, ValidationError, create_model
 
+from ekklesia.core.events import strip_nondeterministic
 from ekklesia.errors import SpecError, ToolError
 
 __all__ = ["Tool", "ToolContext", "ToolResult", "result_digest", "tool"]
@@ -65,7 +66,9 @@ class ToolResult(Generic[R]):
 
 
 def result_digest(result: JsonValue) -> str:
-    text = json.dumps(result, sort_keys=True, separators=(",", ":"), default=str)
+    """A digest of what a tool returned, wall-clock fields (``duration_s``...) left out."""
+    stable = strip_nondeterministic(result)
+    text = json.dumps(stable, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
 
 

@@ -499,7 +499,9 @@ async def _execute(
         raise RunError(f"the sandbox could not be set up: {stderr.text('stderr').strip()}")
     if status.head:
         _log.debug("sandbox layers: %s", status.head.decode(errors="replace").strip())
-    stderr_text = stderr.text("stderr")
+    # tracebacks name the script by the temporary directory's path: name it as the script alone,
+    # so that the same code gives the same result in every run (results are recorded and compared)
+    stderr_text = stderr.text("stderr").replace(f"{workdir}{os.sep}", "")
     timed_out = reason == "timeout"
     return SandboxResult(
         exit_code=exit_code,
