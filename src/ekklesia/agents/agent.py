@@ -110,17 +110,20 @@ class Agent:
         self, inbox: Sequence[TaskMessage | AgentMessage], ctx: StepContext
     ) -> list[Utterance]:
         """Ask the model once with a prompt built from the inbox; say what it answered."""
-        request = LLMRequest(
+        response = await ctx.complete(self.request(inbox, ctx))
+        if not response.ok:
+            return [Utterance(content=response.error or "model call failed", failed=True)]
+        answer, confidence = self.role.parse(response.text)
+        return [Utterance(content=response.text, answer=answer, confidence=confidence)]
+
+    def request(self, inbox: Sequence[TaskMessage | AgentMessage], ctx: StepContext) -> LLMRequest:
+        """The model request of this step: the prompt, this agent's settings, the hints."""
+        return LLMRequest(
             messages=tuple(self.prompt(inbox, ctx)),
             max_tokens=self.max_tokens,
             temperature=self.temperature,
             hints=self.hints(inbox, ctx),
         )
-        response = await ctx.complete(request)
-        if not response.ok:
-            return [Utterance(content=response.error or "model call failed", failed=True)]
-        answer, confidence = self.role.parse(response.text)
-        return [Utterance(content=response.text, answer=answer, confidence=confidence)]
 
     def prompt(
         self, inbox: Sequence[TaskMessage | AgentMessage], ctx: StepContext

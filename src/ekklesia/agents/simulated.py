@@ -24,7 +24,6 @@ Token counts follow the text and the call is priced as ``price_as`` from the pri
 from __future__ import annotations
 
 import asyncio
-import importlib
 import random
 import re
 from collections import Counter
@@ -32,6 +31,7 @@ from collections.abc import Callable, Mapping
 
 from ekklesia.agents.model import Model
 from ekklesia.agents.pricing import PriceTable, default_prices
+from ekklesia.core.imports import load
 from ekklesia.core.llm import LLMRequest, LLMResponse, estimate_tokens
 from ekklesia.core.seeds import stable_seed
 from ekklesia.errors import SpecError
@@ -60,11 +60,7 @@ def _behaviour(meta: Mapping[str, object]) -> Behaviour | None:
     if found is None and isinstance(named, str):
         found = named
     if isinstance(found, str):
-        module_name, _, attr = found.partition(":")
-        try:
-            found = getattr(importlib.import_module(module_name), attr)
-        except (ImportError, AttributeError) as exc:
-            raise SpecError(f"cannot load the simulated behaviour {found!r}: {exc}") from exc
+        found = load(found, what="the simulated behaviour")  # type: ignore[assignment]
         if isinstance(kind, str):
             _behaviours[kind] = found
     return found if callable(found) else None

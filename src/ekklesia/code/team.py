@@ -15,7 +15,6 @@ from ekklesia.agents.agent import Agent, Utterance
 from ekklesia.agents.context import StepContext
 from ekklesia.agents.roles import Role, register_role
 from ekklesia.code.parsing import extract_code
-from ekklesia.core.llm import LLMRequest
 from ekklesia.core.messages import AgentMessage, TaskMessage
 
 __all__ = ["TESTER", "Tester", "latest_program"]
@@ -49,13 +48,7 @@ class Tester(Agent):
     async def step(
         self, inbox: Sequence[TaskMessage | AgentMessage], ctx: StepContext
     ) -> list[Utterance]:
-        request = LLMRequest(
-            messages=tuple(self.prompt(inbox, ctx)),
-            max_tokens=self.max_tokens,
-            temperature=self.temperature,
-            hints=self.hints(inbox, ctx),
-        )
-        reply = await ctx.complete(request)
+        reply = await ctx.complete(self.request(inbox, ctx))
         if not reply.ok:
             return [Utterance(content=reply.error or "model call failed", failed=True)]
         tests = extract_code(reply.text)

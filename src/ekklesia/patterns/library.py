@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterator, Mapping
 
+from ekklesia.core.imports import load
 from ekklesia.errors import SpecError
 from ekklesia.patterns.debate import debate
 from ekklesia.patterns.pattern import Pattern
@@ -86,11 +87,7 @@ def get_pattern(name: str | Pattern) -> Pattern:
         return name
     if name in library or ":" not in name:
         return library[name]
-    module_name, _, attr = name.partition(":")
-    try:
-        found = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as exc:
-        raise SpecError(f"cannot load pattern {name!r}: {exc}") from exc
+    found = load(name, what="pattern")
     if not isinstance(found, Pattern):
         raise SpecError(f"{name!r} is not an ek.Pattern")
     return found

@@ -6,10 +6,10 @@ A spec's ``tools: ["python_sandbox", "sql"]`` names registered tools; an import 
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterable
 from typing import Any
 
+from ekklesia.core.imports import load
 from ekklesia.errors import SpecError
 from ekklesia.tools.base import Tool
 
@@ -37,11 +37,7 @@ def get_tool(name: str | Tool[Any]) -> Tool[Any]:
     if name in _registry:
         return _registry[name]
     if ":" in name:
-        module_name, _, attr = name.partition(":")
-        try:
-            found = getattr(importlib.import_module(module_name), attr)
-        except (ImportError, AttributeError) as exc:
-            raise SpecError(f"cannot load tool {name!r}: {exc}") from exc
+        found = load(name, what="tool")
         if isinstance(found, Tool):
             return found
         raise SpecError(f"{name!r} is not an ek.Tool")
