@@ -21,7 +21,7 @@ from ekklesia.core.aio import run_sync
 from ekklesia.core.events import Usage
 from ekklesia.core.task import Task
 from ekklesia.errors import SpecError
-from ekklesia.patterns.library import get_pattern
+from ekklesia.patterns.library import get_pattern, library, register_pattern
 from ekklesia.patterns.pattern import Pattern
 from ekklesia.patterns.spec import RunSpec
 from ekklesia.runtime.ray_support import ensure_ray, ray_cpus
@@ -87,6 +87,8 @@ async def arun_pattern(
     if not tasks:
         raise SpecError("run_pattern needs at least one task")
     pattern = get_pattern(name)
+    if isinstance(name, Pattern) and library.get(pattern.name) is not pattern:
+        register_pattern(pattern)  # a spec names its pattern: make this one findable by name
     spec = RunSpec.of(
         {
             "pattern": pattern.name,
