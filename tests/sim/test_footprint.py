@@ -46,8 +46,10 @@ def test_a_run_that_cannot_fit_is_refused_at_once_with_a_clear_message() -> None
 
 
 def test_the_sampler_counts_child_processes() -> None:
+    # the samples with and without the child are taken a moment apart (just before and just
+    # after it ends), so that the other processes of this test session — Ray's, whose memory
+    # comes and goes — cannot move in between by as much as the child holds
     with MemorySampler(interval=0.05) as memory:
-        alone = memory.sample()
         child = subprocess.Popen(
             [
                 sys.executable,
@@ -62,5 +64,6 @@ def test_the_sampler_counts_child_processes() -> None:
         finally:
             child.kill()
             child.wait()
+        alone = memory.sample()
     assert with_child - alone > 250 << 20
     assert memory.peak_rss >= with_child
