@@ -65,22 +65,13 @@ from typing import Literal
 
 from ekklesia.agents.simulated import SimulatedModel, register_behaviour
 from ekklesia.code import _docstrings, _slips
+from ekklesia.code.kinds import KINDS
 from ekklesia.code.parsing import extract_code, extract_verdict
 from ekklesia.core.llm import LLMRequest, SimHints
 from ekklesia.core.seeds import stable_seed
 
 __all__ = ["FALSE_ALARM", "KINDS", "ROLES", "register", "respond"]
 
-#: The code tasks this behaviour answers (``Task.meta["kind"]``).
-KINDS = (
-    "feature_development",
-    "bug_fix",
-    "code_review",
-    "testing",
-    "documentation",
-    "refactoring",
-    "optimization",
-)
 #: How often a reviewer calls right code buggy, as a share of ``1 - skill``.
 FALSE_ALARM = 0.2
 

@@ -49,6 +49,7 @@ from ekklesia.code._benchmarks import benchmark
 from ekklesia.code._cache import Payload, Progress, cached_payloads
 from ekklesia.code._source import Source, without_docstrings
 from ekklesia.code.humaneval import Problem, full_program, problems, test_program
+from ekklesia.code.kinds import KINDS
 from ekklesia.code.mutations import Mutation, failing_mutants
 from ekklesia.core.aio import run_sync
 from ekklesia.core.seeds import stable_seed
@@ -79,15 +80,7 @@ __all__ = [
 #: Stamped on cached suites: a cache of another version is rebuilt.
 SUITE_VERSION = 2
 
-PATTERNS = (
-    "feature_development",
-    "bug_fix",
-    "code_review",
-    "testing",
-    "documentation",
-    "refactoring",
-    "optimization",
-)
+PATTERNS = KINDS
 
 _TESTING_MUTANTS = 5
 _BENCHMARK_SIZES = (1000, 100)  # the first the canonical solution runs on in time is stated
