@@ -16,7 +16,22 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-_COMMAND_MODULES = ("run", "spec", "pattern", "timeline", "models", "costs", "memory", "simulate")
+_COMMAND_MODULES = (
+    "run",
+    "spec",
+    "pattern",
+    "timeline",
+    "models",
+    "costs",
+    "memory",
+    "simulate",
+    "learn",
+    "research",
+    "bi",
+    "connect",
+    "serve",
+    "keys",
+)
 
 for _name in _COMMAND_MODULES:
     try:
