@@ -96,6 +96,17 @@ def run(
         Path | None,
         typer.Option(help="Write the final programs as HumanEval samples (JSON lines)."),
     ] = None,
+    path: Annotated[
+        Path | None,
+        typer.Option(
+            help="Run code_review, testing or documentation on your own Python files (a folder "
+            "or a file) instead of a suite; proposals are written as a patch, files untouched."
+        ),
+    ] = None,
+    patch: Annotated[
+        Path | None,
+        typer.Option(help="Where --path writes its patch (default: ekklesia-PATTERN.patch)."),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object on stdout.")
     ] = False,
@@ -105,9 +116,14 @@ def run(
     from ekklesia.code.samples import write_samples
     from ekklesia.code.suites import suite as code_suite
 
+    if path is not None:
+        _run_on_files(name, path, patch, model=model, seed=seed, as_json=as_json)
+        return
     with json_stdout(as_json) as emit, one_line_errors():
         if tasks < 1:
             fail(f"--tasks must be >= 1, got {tasks}")
+        if patch is not None:
+            fail("--patch goes with --path (the patch of a run on your own files)")
         pattern = get_pattern(name)
         chosen = suite or pattern.suite or ""
         if chosen not in ("humaneval", pattern.suite):
@@ -151,6 +167,73 @@ def run(
         )
         if samples is not None:
             console.print(f"samples   {samples}  (evaluate_functional_correctness {samples})")
+
+
+def _run_on_files(
+    name: str, path: Path, patch: Path | None, *, model: str, seed: int, as_json: bool
+) -> None:
+    from ekklesia.code.local import local_tasks, patch_root, propose
+    from ekklesia.code.run import run_pattern
+
+    with json_stdout(as_json) as emit, one_line_errors():
+        pattern = get_pattern(name)
+        problems = local_tasks(pattern.name, path, seed=seed)
+        progress = Progress(
+            TextColumn(pattern.name),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err_console,
+            disable=as_json,
+            transient=True,
+        )
+        with progress:
+            bar = progress.add_task("files", total=len(problems))
+            report = run_pattern(
+                pattern.name,
+                problems,
+                model=model,
+                seed=seed,
+                on_result=lambda _: progress.advance(bar),
+            )
+        proposals = propose(pattern.name, problems, report.results, root=patch_root(path))
+        written: Path | None = None
+        if proposals.patch:
+            written = patch or Path(f"ekklesia-{pattern.name}.patch")
+            try:
+                written.write_text(proposals.patch)
+            except OSError as exc:
+                fail(f"--patch {written} cannot be written: {exc.strerror}")
+        if as_json:
+            data = report.to_json() | {
+                "patch": None if written is None else str(written),
+                "files": proposals.files,
+                "findings": [f.model_dump() for f in proposals.findings],
+                "skipped": proposals.skipped,
+            }
+            emit(json.dumps(data))
+    if as_json:
+        return
+    console.print(
+        f"{pattern.name} on {len(problems)} files: {report.usage.input_tokens:,}+"
+        f"{report.usage.output_tokens:,} tokens, ${report.usage.usd:.4f}, {report.wall_s:.1f} s"
+    )
+    if proposals.findings:
+        table = Table(title="review")
+        for column in ("file", "verdict", "line"):
+            table.add_column(column, overflow="fold")
+        for f in proposals.findings:
+            table.add_row(f.path, f.verdict or "?", "—" if f.line is None else str(f.line))
+        console.print(table)
+    for file, reason in proposals.skipped.items():
+        console.print(f"skipped   {file}: {reason}")
+    if written is not None:
+        console.print(
+            f"patch     {written}  ({len(proposals.files)} files; review it, then "
+            f"git apply {written})"
+        )
+    elif not proposals.findings:
+        console.print("no changes proposed")
 
 
 def register(app: typer.Typer) -> None:

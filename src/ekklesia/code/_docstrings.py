@@ -25,6 +25,8 @@ short). Other functions get a one-line docstring. A docstring already there is r
 function written on the line of its ``def`` is left alone. Nothing is run: examples are read
 with :mod:`ast`. The right docstrings pass their own doctests on 162 of the 164 HumanEval
 problems; the other two (HumanEval/38 and /50), whose tests are all computed, get no example.
+With no entry point (a file of one's own, :mod:`ekklesia.code.local`) every function gets a
+one-line docstring made from its name.
 """
 
 from __future__ import annotations
@@ -70,7 +72,9 @@ def document(
         if first.lineno == node.lineno:
             continue  # ``def f(x): return x``: no line to put a docstring on
         indent = " " * first.col_offset
-        if node.name == entry_point:
+        if not entry_point:  # a file of one's own, no problem statement: what the name says
+            text = node.name.strip("_").replace("_", " ").capitalize() + "."
+        elif node.name == entry_point:
             text = _entry_docstring(prompt, test, entry_point, example)
         else:
             text = f"Helper of ``{entry_point}``: {node.name.replace('_', ' ')}."

@@ -103,9 +103,12 @@ async def score_tests_pass(task: Task, answer: str | None) -> float:
     return float(await _passes(_code(answer), task))
 
 
-def score_review(task: Task, answer: str | None) -> float:
+def score_review(task: Task, answer: str | None) -> float | None:
     """1.0 for the right verdict (and, for a bug, the line at fault, ±1); 0.5 for the right
-    verdict on the wrong line; 0.0 for the wrong verdict."""
+    verdict on the wrong line; 0.0 for the wrong verdict; None when the verdict is not known (a
+    review of one's own files)."""
+    if task.expected is None:
+        return None
     verdict, line = extract_verdict(answer or "")
     if verdict != task.expected:
         return 0.0

@@ -181,8 +181,10 @@ class _Job:
     def documented(self, example: _docstrings.Example) -> str:
         program = self.program or self.canonical
         try:
+            # a file of one's own has no problem statement to take docstrings from
+            entry = self.entry if self.prompt else ""
             documented = _docstrings.document(
-                program, self.prompt, self.test, self.entry, self.functions, example=example
+                program, self.prompt, self.test, entry, self.functions, example=example
             )
         except SyntaxError:
             return program
@@ -423,7 +425,12 @@ def _some_line(job: _Job, code: str) -> int:
 
 
 def _test(job: _Job) -> str:
-    preamble, cases = _test_cases(job.test, job.entry)
+    if not job.test.strip():  # a file of one's own with no examples: nothing to test against
+        return (
+            f"I found no examples of what {_names(job)} should return, so I wrote no tests."
+            "\n\nAnswer: tests"
+        )
+    preamble, cases = _test_cases(job.test, job.entry, job.functions)
     if not cases:  # nothing to pick from: the problem's tests as they are
         call = f"check({job.entry})"
         tests = job.test.strip() if call in job.test else f"{job.test.strip()}\n\n\n{call}"
@@ -447,13 +454,18 @@ def _test(job: _Job) -> str:
     return text + f"\nResult: all {len(chosen)} tests pass against the code.\nAnswer: approve"
 
 
-def _test_cases(test: str, entry: str) -> tuple[list[str], list[str]]:
+def _test_cases(
+    test: str, entry: str, names: list[str] | None = None
+) -> tuple[list[str], list[str]]:
     """The statements ``check`` needs first, and its asserts, ``candidate`` named ``entry``.
+
+    An assert is a case when it calls ``entry`` or one of ``names`` (a file's functions).
 
     Statements of ``check`` that assert nothing (imports, set-up) are kept in the preamble in
     order; a loop that asserts is one case. Empty cases when ``check`` has no assert to pick.
     """
     renamed = _slips.rename(test, "candidate", entry)
+    called = {entry, *(names or ())}
     try:
         tree = ast.parse(renamed)
     except SyntaxError:
@@ -473,7 +485,7 @@ def _test_cases(test: str, entry: str) -> tuple[list[str], list[str]]:
                 )
                 asserts = any(isinstance(n, ast.Assert) for n in ast.walk(statement))
                 mentions = any(
-                    isinstance(n, ast.Name) and n.id == entry for n in ast.walk(statement)
+                    isinstance(n, ast.Name) and n.id in called for n in ast.walk(statement)
                 )
                 if asserts and mentions:
                     cases.append(source)
