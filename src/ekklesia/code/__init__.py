@@ -20,7 +20,14 @@ from ekklesia.code.mutations import (
 )
 from ekklesia.code.patterns import CODE_PATTERNS, CodeOptions
 from ekklesia.code.run import PatternReport, arun_pattern, run_pattern
-from ekklesia.code.samples import completion, write_samples
+from ekklesia.code.samples import (
+    HarnessReport,
+    SampleResult,
+    aevaluate_samples,
+    completion,
+    evaluate_samples,
+    write_samples,
+)
 from ekklesia.code.suites import (
     PATTERNS,
     SUITE_VERSION,
@@ -49,14 +56,17 @@ __all__ = [
     "SUITES",
     "SUITE_VERSION",
     "CodeOptions",
+    "HarnessReport",
     "Mutation",
     "MutationKind",
     "PatternReport",
     "Problem",
+    "SampleResult",
     "SuiteBuilder",
     "Tester",
     "abug_fix",
     "acode_review",
+    "aevaluate_samples",
     "aoptimization",
     "arun_pattern",
     "asuite",
@@ -65,6 +75,7 @@ __all__ = [
     "code_review",
     "completion",
     "documentation",
+    "evaluate_samples",
     "failing_mutants",
     "feature_development",
     "full_program",
