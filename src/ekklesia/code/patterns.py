@@ -204,7 +204,7 @@ async def score_refactoring(task: Task, answer: str | None) -> float:
 
 
 _TIMING = """
-import json, time
+import hashlib, json, time
 {setup}
 def _time(fn):
     best = float("inf")
@@ -223,14 +223,23 @@ async def score_optimization(task: Task, answer: str | None) -> float:
         return 0.0
     entry = _meta_str(task, "entry_point")
     harness = _TIMING.format(setup=str(bench.get("setup", "")))
-    probe = harness + f"out, seconds = _time({entry})\nprint(json.dumps([repr(out), seconds]))\n"
+    # the output's digest, not the output: a large result would pass the sandbox's output cap
+    probe = harness + (
+        f"out, seconds = _time({entry})\n"
+        "print(json.dumps([hashlib.sha256(repr(out).encode()).hexdigest(), seconds]))\n"
+    )
     old, new = await asyncio.gather(
         run_python(_meta_str(task, "canonical"), probe, timeout_s=30.0),
         run_python(program, probe, timeout_s=30.0),
     )
     if not (old.passed and new.passed):
         return 0.0
-    (old_out, old_s), (new_out, new_s) = json.loads(old.stdout), json.loads(new.stdout)
+    try:  # the probe's line is the last one: a program may print before it
+        (old_out, old_s), (new_out, new_s) = (
+            json.loads(ran.stdout.strip().splitlines()[-1]) for ran in (old, new)
+        )
+    except (json.JSONDecodeError, IndexError, TypeError, ValueError):
+        return 0.0  # the timing cannot be read (the output was cut, or the probe never printed)
     if old_out != new_out or new_s <= 0:
         return 0.0
     return round(float(old_s) / float(new_s), 4)
