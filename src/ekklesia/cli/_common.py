@@ -13,6 +13,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ekklesia.core.events import (
     AgentFailed,
@@ -224,3 +225,16 @@ def render_transcript(timeline: Timeline, out: Console | None = None) -> None:
             printer.calls[(event.agent, event.round)] = event
     for event in timeline.events:
         printer.print(event)
+
+
+def progress_bar(label: str, *, quiet: bool) -> Progress:
+    """The bar of a long command, on stderr (so ``--json`` stdout stays clean), gone when done."""
+    return Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        disable=quiet,
+        transient=True,
+    )

@@ -7,10 +7,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ekklesia.cli._common import console, err_console, fail, json_stdout, one_line_errors
+from ekklesia.cli._common import (
+    console,
+    fail,
+    json_stdout,
+    one_line_errors,
+    progress_bar,
+)
 from ekklesia.patterns.library import get_pattern, library
 from ekklesia.patterns.pattern import Pattern
 from ekklesia.patterns.spec import RunSpec
@@ -128,15 +133,7 @@ def run(
         chosen = suite or pattern.suite or ""
         if chosen not in ("humaneval", pattern.suite):
             fail(f"pattern {name} runs on its suite {pattern.suite} (--suite humaneval)")
-        progress = Progress(
-            TextColumn("building the suite"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err_console,
-            disable=as_json,
-            transient=True,
-        )
+        progress = progress_bar("building the suite", quiet=as_json)
         with progress:
             bar = progress.add_task("suite", total=tasks)
             problems = code_suite(
@@ -202,15 +199,7 @@ def _run_on_files(
     with json_stdout(as_json) as emit, one_line_errors():
         pattern = get_pattern(name)
         problems = local_tasks(pattern.name, path, seed=seed)
-        progress = Progress(
-            TextColumn(pattern.name),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err_console,
-            disable=as_json,
-            transient=True,
-        )
+        progress = progress_bar(pattern.name, quiet=as_json)
         with progress:
             bar = progress.add_task("files", total=len(problems))
             report = run_pattern(

@@ -12,17 +12,16 @@ import json
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ekklesia.agents.simulated import SimulatedModel
 from ekklesia.agents.spec import model_from_spec
 from ekklesia.cli._common import (
     EventPrinter,
     console,
-    err_console,
     fail,
     json_stdout,
     one_line_errors,
+    progress_bar,
     render_transcript,
 )
 from ekklesia.cli.config import base_spec
@@ -168,15 +167,7 @@ def _as_flags(message: str) -> str:
 
 
 def _run_all(swarm: Swarm, problems: list[Task], *, quiet: bool) -> list[RunResult]:
-    progress = Progress(
-        TextColumn(swarm.pattern.name),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        disable=quiet,
-        transient=True,
-    )
+    progress = progress_bar(swarm.pattern.name, quiet=quiet)
     with progress:
         bar = progress.add_task("tasks", total=len(problems))
         return swarm.run_many(problems, on_result=lambda _: progress.advance(bar))

@@ -6,10 +6,9 @@ import json
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ekklesia.cli._common import console, err_console, fail, json_stdout, one_line_errors
+from ekklesia.cli._common import console, fail, json_stdout, one_line_errors, progress_bar
 from ekklesia.environments.two_thirds import averages, guess_two_thirds
 from ekklesia.simulation import RoundReport, SimulationResult
 
@@ -78,15 +77,7 @@ def two_thirds(
 
 
 def _run(sim: Any, agents: int, rounds: int, *, quiet: bool) -> SimulationResult:
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        disable=quiet,
-        transient=True,
-    )
+    progress = progress_bar("{task.description}", quiet=quiet)
     with progress:
         bar = progress.add_task(f"placing {agents:,} agents", total=rounds)
 
