@@ -8,7 +8,13 @@ SQLite, CSV or Parquet file, or the records the business data connectors synced
 (:mod:`ekklesia.bi.connectors`). :func:`suite` is the 58 nycflights13 questions with gold SQL,
 scored by execution accuracy (:mod:`ekklesia.bi.results`); simulated analysts and reviewers
 (:mod:`ekklesia.bi.simulated`) make it runnable for free.
+
+``ek.bi(question, ...)`` is :func:`bi`: the package itself is callable.
 """
+
+import sys
+import types
+from typing import Any
 
 from ekklesia.bi.data import NYCFLIGHTS13_TABLES, database, nycflights13, schema
 from ekklesia.bi.patterns import BI_PATTERNS, BiOptions, execution_accuracy
@@ -43,3 +49,13 @@ __all__ = [
     "task",
     "wrong_queries",
 ]
+
+
+class _CallableModule(types.ModuleType):
+    """``ek.bi("QUESTION")`` asks the team, while ``ek.bi.suite`` and the rest stay a package."""
+
+    def __call__(self, question: str, **options: Any) -> BiAnswer:
+        return bi(question, **options)
+
+
+sys.modules[__name__].__class__ = _CallableModule
