@@ -87,6 +87,10 @@ def test_a_real_model_is_asked_the_question_and_a_reply_without_sql_fails_a_turn
             name,
             steps=[
                 {"text": "I would count the flights from JFK."},  # no SQL: a failed turn
+                {  # a typo in the code: no rows, which the sanity gate sends back
+                    "text": "```sql\nSELECT origin, COUNT(*) AS n FROM flights "
+                    "WHERE origin = 'JKF' GROUP BY origin\n```"
+                },
                 {
                     "text": "Counting JFK departures.\n```sql\nSELECT COUNT(*) AS n "
                     "FROM flights WHERE origin = 'JFK';\n```"
@@ -101,11 +105,12 @@ def test_a_real_model_is_asked_the_question_and_a_reply_without_sql_fails_a_turn
         never = ek.bi.bi("How many planes are there?", model=spec, reviewer=False)
     assert answer.answer == "111279" and answer.checked
     assert answer.sql == "SELECT COUNT(*) AS n FROM flights WHERE origin = 'JFK'"
-    assert len(sent) == 2
+    assert len(sent) == 3
     for request in sent:
         prompt = "\n".join(m["content"] for m in request["body"]["messages"])
         assert "How many flights left JFK?" in prompt and "flights (336776 rows)" in prompt
     assert "has no SQL query" in sent[1]["body"]["messages"][2]["content"]
+    assert "the query returned no rows" in sent[2]["body"]["messages"][2]["content"]
     # a model that never writes SQL: the gate gives up, the run ends cleanly
     assert never.sql is None and not never.checked and never.rows == []
     assert never.answer.startswith("No answer: the reply has no SQL query")

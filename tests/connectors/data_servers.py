@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import uvicorn
@@ -39,6 +40,7 @@ class Faults:
     fail_after_pages: int | None = None
     pages: int = 0
     requests: list[str] = field(default_factory=list)
+    queries: list[str] = field(default_factory=list)
 
 
 def _contacts(n: int) -> list[dict[str, Any]]:
@@ -157,7 +159,8 @@ def make_app(size: int, page_size: int) -> tuple[FastAPI, Faults]:
         if (failed := fault(request)) is not None:
             return failed
         search = await request.json()
-        since = search["filterGroups"][0]["filters"][0]["value"]
+        millis = int(search["filterGroups"][0]["filters"][0]["value"])
+        since = datetime.fromtimestamp(millis / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         rows = sorted(
             (c for c in contacts if c["properties"]["lastmodifieddate"] >= since),
             key=lambda c: (c["properties"]["lastmodifieddate"], c["id"]),
@@ -185,6 +188,7 @@ def make_app(size: int, page_size: int) -> tuple[FastAPI, Faults]:
         if (failed := fault(request)) is not None:
             return failed
         assert q.startswith("SELECT Id, SystemModstamp") and "FROM Account" in q
+        faults.queries.append(q)
         return JSONResponse(salesforce_page(0, "01gRM000000"), headers=sforce(request))
 
     @app.get("/services/data/v59.0/query/{locator}")

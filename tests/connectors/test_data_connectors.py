@@ -21,6 +21,7 @@ from ekklesia.bi.connectors import (
 from ekklesia.bi.data import crm_database, database
 from ekklesia.connectors.resilience import RetryPolicy
 from ekklesia.connectors.secrets import store_secret
+from ekklesia.errors import UserError
 from ekklesia.tools.sql import query
 
 FAST = RetryPolicy(attempts=3, initial_s=0.0, max_s=0.01, jitter_s=0.0)
@@ -106,3 +107,14 @@ def test_a_bad_token_is_a_permanent_error_naming_no_secret(server: DataServer) -
 def test_the_crm_file_is_where_bi_looks(tmp_path: Path, server: DataServer) -> None:
     asyncio.run(GongConnector(server.url).sync(tmp_path / "other.sqlite"))
     assert (tmp_path / "other.sqlite").exists() and not crm_database().exists()
+
+
+def test_since_is_sent_in_each_vendors_form(server: DataServer) -> None:
+    report = sync_connector("salesforce", base_url=server.url, since="2024-02-10")
+    assert report.errors == []
+    assert "WHERE SystemModstamp >= 2024-02-10T00:00:00Z ORDER BY" in server.faults.queries[0]
+    server.faults.requests.clear()
+    asyncio.run(GongConnector(server.url).sync(since="2024-04-02T10:00:00+02:00"))
+    assert server.faults.requests[0] == "GET /v2/calls?fromDateTime=2024-04-02T08:00:00Z"
+    with pytest.raises(UserError, match="--since: 'yesterday' is not an ISO 8601 date"):
+        sync_connector("gong", base_url=server.url, since="yesterday")

@@ -33,6 +33,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from contextlib import closing
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -87,6 +88,27 @@ class SyncReport(BaseModel):
     seconds: float = 0.0
 
 
+def when(text: str, *, what: str = "--since") -> datetime:
+    """An ISO 8601 date or time as an aware UTC datetime (a time without a zone is UTC)."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise UserError(f"{what}: {text!r} is not an ISO 8601 date or time") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def _utc(text: str) -> str:
+    """A vendor's timestamp in one sortable form, ``2024-03-01T12:00:00.000000Z``."""
+    if not text:
+        return ""
+    try:
+        return when(text, what="timestamp").strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    except UserError:
+        return text
+
+
 def _need(name: str) -> str:
     value = secret(name)
     if not value:
@@ -131,7 +153,7 @@ class DataConnector(ABC):
 
     @abstractmethod
     async def fetch_page(
-        self, client: httpx.AsyncClient, cursor: str | None, since: str | None
+        self, client: httpx.AsyncClient, cursor: str | None, since: datetime | None
     ) -> Page:
         """One page of records after ``cursor`` (the first: ``None``), changed since ``since``."""
 
@@ -188,7 +210,8 @@ class DataConnector(ABC):
         report = SyncReport(
             connector=self.name, database=str(path), tables=[self.table], resumed_from=cursor
         )
-        asked_since = since or watermark
+        asked = since or watermark
+        asked_since = when(asked) if asked else None
         newest = watermark or ""
         client = pooled_client(timeout=self.timeout_s, max_connections=4, headers=self.headers())
         try:
@@ -198,7 +221,7 @@ class DataConnector(ABC):
                 except ConnectorError as exc:
                     report.errors.append(redact(str(exc)))
                     break
-                rows = [self.row(r) for r in page.records]
+                rows = [(rid, _utc(at), fields) for rid, at, fields in map(self.row, page.records)]
                 newest = max([newest, *(updated for _, updated, _ in rows)])
                 done = page.next_cursor is None
                 await asyncio.to_thread(
@@ -318,7 +341,7 @@ class HubSpotConnector(DataConnector):
         return headers
 
     async def fetch_page(
-        self, client: httpx.AsyncClient, cursor: str | None, since: str | None
+        self, client: httpx.AsyncClient, cursor: str | None, since: datetime | None
     ) -> Page:
         properties = ",".join((*self.columns, "lastmodifieddate"))
         if since is None:
@@ -331,7 +354,11 @@ class HubSpotConnector(DataConnector):
                 "filterGroups": [
                     {
                         "filters": [
-                            {"propertyName": "lastmodifieddate", "operator": "GTE", "value": since}
+                            {
+                                "propertyName": "lastmodifieddate",
+                                "operator": "GTE",
+                                "value": str(int(since.timestamp() * 1000)),  # ms since epoch
+                            }
                         ]
                     }
                 ],
@@ -374,13 +401,14 @@ class SalesforceConnector(DataConnector):
         self.api_usage = (int(used), int(allowed)) if used.isdigit() and allowed.isdigit() else None
 
     async def fetch_page(
-        self, client: httpx.AsyncClient, cursor: str | None, since: str | None
+        self, client: httpx.AsyncClient, cursor: str | None, since: datetime | None
     ) -> Page:
         if cursor:
             body = await self.request(client, "GET", self.base_url + cursor)
         else:
             fields = ", ".join(("Id", "SystemModstamp", *self.columns))
-            where = f" WHERE SystemModstamp >= {since}" if since else ""
+            stamp = since.strftime("%Y-%m-%dT%H:%M:%SZ") if since else ""
+            where = f" WHERE SystemModstamp >= {stamp}" if since else ""
             soql = f"SELECT {fields} FROM Account{where} ORDER BY SystemModstamp"
             url = f"{self.base_url}/services/data/{self.version}/query"
             body = await self.request(client, "GET", url, params={"q": soql})
@@ -405,9 +433,9 @@ class GongConnector(DataConnector):
         return {"authorization": "Basic " + base64.b64encode(pair.encode()).decode()}
 
     async def fetch_page(
-        self, client: httpx.AsyncClient, cursor: str | None, since: str | None
+        self, client: httpx.AsyncClient, cursor: str | None, since: datetime | None
     ) -> Page:
-        params = {"fromDateTime": since} if since else {}
+        params = {"fromDateTime": since.strftime("%Y-%m-%dT%H:%M:%SZ")} if since else {}
         if cursor:
             params["cursor"] = cursor
         body = await self.request(client, "GET", f"{self.base_url}/v2/calls", params=params)
