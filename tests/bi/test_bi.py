@@ -54,14 +54,8 @@ def test_ekklesia_bi_json_answers_with_the_sql_the_rows_and_a_chart(
     assert ek.replay(out["run_id"]).identical  # the sql results come back from the record
 
 
-def test_a_single_number_is_the_answer_and_no_chart_is_drawn(nyc: Path) -> None:
-    answer = ek.bi.bi("How many flights departed from JFK?", model="sim:skill=1")
-    assert answer.answer == "111279" and answer.chart is None
-    assert answer.rows == [{"flights": 111279}]
-
-
 def test_a_wrong_result_is_sent_back_by_the_reviewer(nyc: Path) -> None:
-    tasks = suite(6)
+    tasks = suite(4)
     solo = run_suite(tasks, model="sim:skill=0.3", reviewer=False, concurrency=2)
     team = run_suite(
         tasks, model="sim:skill=0.3", reviewer_model="sim:skill=1", concurrency=2, seed=0
@@ -103,7 +97,8 @@ def test_a_real_model_is_asked_the_question_and_a_reply_without_sql_fails_a_turn
         server.script("no-sql", default={"text": "I cannot write SQL today."})
         spec = f"openai:{server.url}?price_as=gpt-4o-mini#no-sql"
         never = ek.bi.bi("How many planes are there?", model=spec, reviewer=False)
-    assert answer.answer == "111279" and answer.checked
+    assert answer.answer == "111279" and answer.checked  # one cell: the number, and no chart
+    assert answer.rows == [{"n": 111279}] and answer.chart is None
     assert answer.sql == "SELECT COUNT(*) AS n FROM flights WHERE origin = 'JFK'"
     assert len(sent) == 3
     for request in sent:

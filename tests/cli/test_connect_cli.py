@@ -63,6 +63,7 @@ def test_bad_input_is_one_line_and_exit_2() -> None:
     assert unset.exit_code == 2 and "HUBSPOT_ACCESS_TOKEN is not set" in unset.output
 
 
+@pytest.mark.usefixtures("ray_session")
 def test_sync_pulls_records_that_bi_can_query(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HUBSPOT_ACCESS_TOKEN", raising=False)
     runner.invoke(app, ["connect", "add", "hubspot", "--key-stdin"], input=TOKEN + "\n")
@@ -72,3 +73,10 @@ def test_sync_pulls_records_that_bi_can_query(monkeypatch: pytest.MonkeyPatch) -
     report = json.loads(ran.stdout)
     assert report["records"] == 120 and report["pages"] == 3 and report["errors"] == []
     assert report["tables"] == ["hubspot_contacts"] and TOKEN not in ran.output
+    # the analyst (a simulated one counts the rows of the table the question names) reads them
+    asked = runner.invoke(
+        app, ["bi", "How many hubspot_contacts are there?", "--data", "crm", "--json"]
+    )
+    assert asked.exit_code == 0, asked.output
+    answer = json.loads(asked.stdout)
+    assert answer["answer"] == "120" and "FROM hubspot_contacts" in answer["sql"]

@@ -12,7 +12,8 @@
   "currentPageSize", "currentPageNumber", "cursor"}, "calls": [...]}``; Basic auth.
 
 Faults, set on ``server.faults``: ``rate_limit_first`` answers the first request 429 with
-``Retry-After``; ``fail_after_pages`` answers 503 once that many pages were served (until cleared).
+``Retry-After``; ``spend_window`` says on one HubSpot page that no calls are left in the window;
+``fail_after_pages`` answers 503 once that many pages were served (until cleared).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ GONG_KEY, GONG_SECRET = "gong-key-0123456789", "gong-secret-0123456789"
 @dataclass
 class Faults:
     rate_limit_first: bool = False
+    spend_window: bool = False
     fail_after_pages: int | None = None
     pages: int = 0
     requests: list[str] = field(default_factory=list)
@@ -150,7 +152,12 @@ def make_app(size: int, page_size: int) -> tuple[FastAPI, Faults]:
         if (failed := fault(request)) is not None:
             return failed
         body = hubspot_page(contacts, int(after), str(request.url.path))
-        return JSONResponse(body, headers=hubspot_headers)
+        headers = dict(hubspot_headers)
+        if faults.spend_window:  # this page uses the window's last call
+            faults.spend_window = False
+            headers |= {"X-HubSpot-RateLimit-Remaining": "0"}
+            headers |= {"X-HubSpot-RateLimit-Interval-Milliseconds": "200"}
+        return JSONResponse(body, headers=headers)
 
     @app.post("/crm/v3/objects/contacts/search")
     async def hubspot_search(request: Request) -> Any:

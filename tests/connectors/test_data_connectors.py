@@ -118,3 +118,12 @@ def test_since_is_sent_in_each_vendors_form(server: DataServer) -> None:
     assert server.faults.requests[0] == "GET /v2/calls?fromDateTime=2024-04-02T08:00:00Z"
     with pytest.raises(UserError, match="--since: 'yesterday' is not an ISO 8601 date"):
         sync_connector("gong", base_url=server.url, since="yesterday")
+
+
+def test_hubspot_waits_out_a_spent_rate_limit_window(server: DataServer) -> None:
+    server.faults.spend_window = True
+    connector = HubSpotConnector(server.url, retry=FAST)
+    report = asyncio.run(connector.sync())
+    assert report.records == 250 and report.errors == []
+    assert connector.waited_s == pytest.approx(0.2)  # the interval its headers named, once
+    assert connector.limit_info["x-hubspot-ratelimit-daily-remaining"] == "249000"

@@ -138,6 +138,10 @@ class DataConnector(ABC):
         self.base_url = (base_url or self.default_base_url).rstrip("/")
         self.page_size = page_size
         self.timeout_s = timeout_s
+        self.pause_s = 0.0
+        """Seconds to wait before the next request, as the vendor's rate-limit headers ask."""
+        self.waited_s = 0.0
+        self.limit_info: dict[str, str] = {}
         self.resilience = Resilience(
             f"{self.name}:{self.base_url}",
             retry=retry or RetryPolicy(),
@@ -167,6 +171,10 @@ class DataConnector(ABC):
         """One request under the connector discipline; the decoded JSON body."""
 
         async def attempt() -> Any:
+            if self.pause_s > 0:  # the vendor said its window is spent: wait it out first
+                pause, self.pause_s = self.pause_s, 0.0
+                self.waited_s += pause
+                await asyncio.sleep(pause)
             try:
                 response = await client.request(method, url, **kwargs)
             except httpx.TimeoutException as exc:
@@ -331,6 +339,14 @@ class HubSpotConnector(DataConnector):
 
     def headers(self) -> dict[str, str]:
         return {"authorization": f"Bearer {_need('HUBSPOT_ACCESS_TOKEN')}"}
+
+    def observe_limits(self, headers: httpx.Headers) -> None:
+        # X-HubSpot-RateLimit-Remaining: 0 — this window is spent; the next call waits for it
+        super().observe_limits(headers)
+        remaining = headers.get("x-hubspot-ratelimit-remaining")
+        interval = headers.get("x-hubspot-ratelimit-interval-milliseconds", "")
+        if remaining == "0" and interval.isdigit():
+            self.pause_s = int(interval) / 1000
 
     def retry_headers(self, headers: Mapping[str, str]) -> Mapping[str, str]:
         # HubSpot says how long its window is; a 429 without Retry-After waits for the window

@@ -96,6 +96,8 @@ def bi_swarm(
             "seed": seed,
             "rounds": 1,
             "options": {"max_revisions": max_revisions},
+            # two agents that take turns: one host actor holds both (no mail crosses Ray)
+            "placement": "single",
         }
     )
     return Swarm.from_spec(spec)
