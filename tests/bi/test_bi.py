@@ -56,12 +56,17 @@ def test_ekklesia_bi_json_answers_with_the_sql_the_rows_and_a_chart(
 
 def test_a_wrong_result_is_sent_back_by_the_reviewer(nyc: Path) -> None:
     tasks = suite(4)
-    solo = run_suite(tasks, model="sim:skill=0.3", reviewer=False, concurrency=2)
+    # the solo analyst through `ekklesia pattern run`, on the same four tasks
+    flags = ["--tasks", "4", "--model", "sim:skill=0.3", "--json"]
+    ran = runner.invoke(app, ["pattern", "run", "bi_analysis_solo", *flags])
+    assert ran.exit_code == 0, ran.output
+    solo = json.loads(ran.stdout)
     team = run_suite(
         tasks, model="sim:skill=0.3", reviewer_model="sim:skill=1", concurrency=2, seed=0
     )
-    assert solo.pattern == "bi_analysis_solo" and team.pattern == "bi_analysis"
-    assert team.accuracy > solo.accuracy
+    assert solo["pattern"] == "bi_analysis_solo" and team.pattern == "bi_analysis"
+    assert [r["task_id"] for r in solo["results"]] == [t.id for t in tasks]
+    assert team.accuracy > solo["score"]
     revised = [e for r in team.results for e in r.timeline.events if e.kind == "stage_started"]
     assert any(e.attempt > 0 for e in revised)
     again = run_suite(
