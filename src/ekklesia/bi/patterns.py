@@ -21,7 +21,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from ekklesia.bi.results import extract_sql, gold_orders, same_result
-from ekklesia.bi.team import Analyst
+from ekklesia.bi.team import Analyst, Reviewer
 from ekklesia.core.task import Task
 from ekklesia.errors import UserError
 from ekklesia.patterns.agent_spec import AgentSpec
@@ -71,7 +71,12 @@ async def execution_accuracy(task: Task, answer: str | None) -> float | None:
 ANALYST_SPEC = AgentSpec(
     name="analyst", role="bi_analyst", class_=_ANALYST_CLASS, tools=["sql"], max_tokens=1024
 )
-REVIEWER_SPEC = AgentSpec(name="reviewer", role="bi_reviewer", max_tokens=512)
+REVIEWER_SPEC = AgentSpec(
+    name="reviewer",
+    role="bi_reviewer",
+    class_=f"{Reviewer.__module__}:{Reviewer.__qualname__}",
+    max_tokens=512,
+)
 
 
 def _pattern(

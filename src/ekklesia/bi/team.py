@@ -9,7 +9,9 @@ with the ``sql`` tool (a recorded, replayable ``tool_call`` event) and checks th
 table and ``Answer: ok`` — or ``Answer: revise`` with what went wrong (no SQL in the reply, the
 engine's error, an empty result, NULLs, implausible magnitudes), so a gate sends it back. A reply
 without SQL is a failed turn of the analyst, never a crash of the run. On a revision the analyst
-is shown its last query, what was wrong with it and what the reviewer said.
+is shown its last query, what was wrong with it and what the reviewer said. :class:`Reviewer`
+is shown the question, the schema and the analyst's latest work, and answers ``approve`` or
+``revise`` with what is wrong.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from ekklesia.core.llm import ChatTurn
 from ekklesia.core.messages import AgentMessage, TaskMessage
 from ekklesia.tools.sql import SqlResult
 
-__all__ = ["ANALYST", "REVIEWER", "Analyst", "analyst_prompt", "result_of"]
+__all__ = ["ANALYST", "REVIEWER", "Analyst", "Reviewer", "analyst_prompt", "result_of"]
 
 ANALYST = get_role("bi_analyst")
 
@@ -136,3 +138,29 @@ def _prose(text: str) -> str:
 
 def _revise(said: str, why: str) -> Utterance:
     return Utterance(content=f"{said}\nCheck: failed: {why}\nAnswer: revise", answer="revise")
+
+
+class Reviewer(Agent):
+    """Reads the question, the schema and the analyst's latest query and rows; approves or not."""
+
+    def prompt(
+        self, inbox: Sequence[TaskMessage | AgentMessage], ctx: StepContext
+    ) -> list[ChatTurn]:
+        work = [
+            m
+            for m in inbox
+            if isinstance(m, AgentMessage) and ctx.roles.get(m.sender) == ANALYST.name
+        ]
+        shown = work[-1].content if work else "(the analyst has not answered)"
+        asked = analyst_prompt(ctx.task.prompt, _meta(ctx, "schema"))
+        return [
+            ChatTurn(role="system", content=self.role.system_prompt),
+            ChatTurn(
+                role="user",
+                content=(
+                    f"{asked}\n\nThe analyst's query and result:\n{shown}\n\n"
+                    "Does this query answer exactly the question asked? Say what is wrong, if "
+                    "anything, then end with `Answer: approve` or `Answer: revise`."
+                ),
+            ),
+        ]
