@@ -12,7 +12,7 @@ A tour::
 
 from typing import TYPE_CHECKING, Any
 
-from ekklesia import code, environments, patterns, tasks, tools
+from ekklesia import bi, code, environments, patterns, tasks, tools
 from ekklesia.agents.agent import Agent, Utterance
 from ekklesia.agents.context import StepContext
 from ekklesia.agents.function import FunctionModel
@@ -128,6 +128,7 @@ __all__ = [
     "__version__",
     "areplay",
     "arun_pattern",
+    "bi",
     "build_graph",
     "code",
     "default_prices",

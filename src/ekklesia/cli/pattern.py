@@ -136,12 +136,19 @@ def run(
         progress = progress_bar("building the suite", quiet=as_json)
         with progress:
             bar = progress.add_task("suite", total=tasks)
-            problems = code_suite(
-                pattern.name,
-                tasks,
-                seed,
-                on_progress=lambda done, total: progress.update(bar, completed=done, total=total),
-            )
+            if pattern.suite == "nycflights13":  # the BI team's questions, with gold SQL
+                from ekklesia.bi.suite import suite as bi_suite
+
+                problems = bi_suite(tasks)
+            else:
+                problems = code_suite(
+                    pattern.name,
+                    tasks,
+                    seed,
+                    on_progress=lambda done, total: progress.update(
+                        bar, completed=done, total=total
+                    ),
+                )
             progress.update(bar, description=pattern.name, completed=0, total=len(problems))
             report = run_pattern(
                 pattern.name,
