@@ -22,6 +22,8 @@ INTENDED = {
     "RunSpec", "AgentSpec", "tools", "Tool", "tool", "ToolContext", "ToolResult", "register_tool",
     # the code team
     "code", "run_pattern", "arun_pattern", "PatternReport",
+    # the research team
+    "research", "aresearch", "ResearchReport",
     # errors
     "EkklesiaError", "UserError", "SpecError", "TimelineNotFound", "RunError", "HostFailure",
     "ReplayMismatch", "BudgetExceeded", "ToolError", "ConnectorError", "TransientError",

@@ -11,11 +11,12 @@ __all__ = ["SearchProvider", "SearchResult"]
 
 class SearchResult(BaseModel):
     """One hit. ``passage`` is the provider's text for it, verbatim (a snippet, a highlight, a
-    chunk of a local file); ``url`` is a web address or, for local documents, a file path."""
+    chunk of a local file); ``url`` is its web address, or ``path`` its file for a local one."""
 
     model_config = ConfigDict(frozen=True)
 
-    url: str
+    url: str = ""
+    path: str | None = None
     title: str = ""
     passage: str = ""
     score: float | None = None
