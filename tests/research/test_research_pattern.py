@@ -15,13 +15,21 @@ from ekklesia.research.corpus import Corpus, statements
 
 @pytest.fixture
 def question(small_corpus: Corpus) -> ek.Task:
-    return next(t for t in small_corpus.tasks() if small_corpus.questions[0].id == t.id)
+    return small_corpus.tasks()[0]
+
+
+@pytest.fixture(scope="module")
+def report(ray_session: None, indexed_home: Path, small_corpus: Corpus) -> ek.ResearchReport:
+    """One run for the tests of this module (a run costs seconds on two cores)."""
+    question = small_corpus.tasks()[0]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("EKKLESIA_HOME", str(indexed_home))
+        return ek.research(question, provider="local", mode="text", model="sim:skill=1", seed=4)
 
 
 def test_a_report_cites_verbatim_passages_and_has_a_confidence(
-    ray_session: None, home_with_index: Path, small_corpus: Corpus, question: ek.Task
+    report: ek.ResearchReport, small_corpus: Corpus, question: ek.Task
 ) -> None:
-    report = ek.research(question, provider="local", mode="text", model="sim:skill=1")
     data = report.to_json()
     assert set(data) == {"report", "claims", "sources", "confidence", "usage", "run_id"}
     assert data["claims"] and all(
@@ -78,14 +86,22 @@ def test_the_fact_checker_flags_a_claim_a_distractor_put_there(
     assert report.answer == task.expected  # the correction, not the distractor, decided it
 
 
-def test_the_same_seed_gives_the_same_timeline_and_it_replays(
-    ray_session: None, home_with_index: Path, question: ek.Task
+@pytest.mark.slow
+def test_the_same_seed_gives_the_same_timeline(
+    report: ek.ResearchReport, question: ek.Task, home_with_index: Path
 ) -> None:
-    first = ek.research(question, mode="text", seed=4)
-    second = ek.research(question, mode="text", seed=4)
-    assert first.to_json() | {"run_id": ""} == second.to_json() | {"run_id": ""}
-    replayed = ek.replay(first.run_id)
-    assert replayed.matches, replayed
+    again = ek.research(question, provider="local", mode="text", model="sim:skill=1", seed=4)
+    assert again.to_json() | {"run_id": ""} == report.to_json() | {"run_id": ""}
+    assert again.result.timeline.fingerprint() == report.result.timeline.fingerprint()
+
+
+@pytest.mark.slow
+def test_a_research_run_replays_from_its_timeline(
+    report: ek.ResearchReport, indexed_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EKKLESIA_HOME", str(indexed_home))
+    replayed = ek.replay(report.run_id)
+    assert replayed.identical, replayed
 
 
 def test_bad_input_is_one_line_naming_the_flag(home_with_index: Path) -> None:

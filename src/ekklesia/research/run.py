@@ -171,7 +171,14 @@ async def aresearch(
     task = research_task(
         question, provider=provider, depth=depth, index=index, mode=mode, endpoints=endpoints
     )
-    spec: dict[str, Any] = {"pattern": pattern, "model": model, "seed": seed, "rounds": 1}
+    # one host: the stages run one after another, so more hosts would only add processes to start
+    spec: dict[str, Any] = {
+        "pattern": pattern,
+        "model": model,
+        "seed": seed,
+        "rounds": 1,
+        "placement": "single",
+    }
     if agents is not None:
         spec["agents"] = [dict(a) for a in agents]
     if budget is not None:
