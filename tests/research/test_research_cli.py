@@ -29,9 +29,6 @@ def test_json_gives_exactly_the_contract_and_out_saves_the_report(
     assert 0.0 <= data["confidence"] <= 1.0
     for source in data["sources"]:
         assert f"[{source['id']}]" in data["report"]
-    # the same question, seed and model through Python: the same report (determinism)
-    again = ek.research(question.text, provider="local", depth="quick", mode="text", seed=4)
-    assert again.to_json() | {"run_id": ""} == data | {"run_id": ""}
 
 
 @pytest.mark.parametrize(

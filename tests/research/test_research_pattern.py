@@ -88,8 +88,12 @@ def test_the_fact_checker_flags_a_claim_a_distractor_put_there(
 
 @pytest.mark.slow
 def test_the_same_seed_gives_the_same_timeline(
-    report: ek.ResearchReport, question: ek.Task, home_with_index: Path
+    report: ek.ResearchReport,
+    question: ek.Task,
+    indexed_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("EKKLESIA_HOME", str(indexed_home))  # the same index folder, as recorded
     again = ek.research(question, provider="local", mode="text", model="sim:skill=1", seed=4)
     assert again.to_json() | {"run_id": ""} == report.to_json() | {"run_id": ""}
     assert again.result.timeline.fingerprint() == report.result.timeline.fingerprint()

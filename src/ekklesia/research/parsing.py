@@ -22,7 +22,7 @@ _CITE = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 _NUMBERED = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s+(.+?)\s*$", re.MULTILINE)
 _VERDICT_LINE = re.compile(
     r"^\s*(?:claim\s*)?(\d+)\s*[.):-]?\s*[:-]?\s*\**(supported|contradicted|refuted|unverifiable)\**"
-    r"(?:\W+(.*))?$",
+    r"(.*)$",
     re.IGNORECASE | re.MULTILINE,
 )
 _ANSWER = re.compile(r"^\s*(?:final\s+)?answer\s*[:=]\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)

@@ -32,7 +32,7 @@ from ekklesia.runtime.engine import RunResult
 from ekklesia.runtime.ledger import Budget
 from ekklesia.swarm import Swarm
 
-__all__ = ["DEPTHS", "ResearchReport", "aresearch", "research", "research_task"]
+__all__ = ["DEPTHS", "ResearchReport", "aresearch", "read_report", "research", "research_task"]
 
 Depth = Literal["quick", "balanced", "deep"]
 #: (sub-questions searched, hits per provider and query) for each depth.
@@ -125,7 +125,8 @@ def research_task(
     return task.model_copy(update={"meta": meta})
 
 
-def _report(result: RunResult, question: str) -> ResearchReport:
+def read_report(result: RunResult, question: str) -> ResearchReport:
+    """The report of a finished research run, read from its timeline."""
     texts = [
         e.message.content
         for e in result.timeline.events
@@ -185,7 +186,7 @@ async def aresearch(
         spec["budget"] = budget.model_dump()
     with Swarm.from_spec(RunSpec.of(spec)) as swarm:
         result = await swarm.arun(task)
-    return _report(result, task.prompt)
+    return read_report(result, task.prompt)
 
 
 def research(
