@@ -81,3 +81,30 @@ def test_two_providers_in_parallel(
     providers = {s.provider for s in report.sources}
     assert providers == {"local", "tavily"}
     assert report.answer == task.expected
+
+
+@pytest.mark.slow
+def test_index_then_research_in_hybrid_mode_with_minilm(
+    ray_session: None, small_corpus: Corpus, tmp_path: Path
+) -> None:
+    from ekklesia.memory import ActorTier, VectorTierConfig
+    from ekklesia.memory.indexer import index_home
+
+    folder = small_corpus.write(tmp_path / "docs")
+    runner = CliRunner()
+    indexed = runner.invoke(app, ["index", str(folder), "--name", "corpus", "--json"])
+    assert indexed.exit_code == 0, indexed.output
+    try:
+        question = small_corpus.questions[0]
+        result = runner.invoke(
+            app,
+            ["research", question.text, "--index", "corpus", "--model", "sim:skill=1", "--json"],
+        )
+        assert result.exit_code == 0, result.output
+        data = json.loads(result.stdout)
+        assert data["sources"] and all(s["path"].startswith(str(folder)) for s in data["sources"])
+        assert data["claims"]
+    finally:
+        ActorTier(
+            VectorTierConfig(uri=str(index_home("corpus") / "vectors"), table="chunks")
+        ).stop_writer()
