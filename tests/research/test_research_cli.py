@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -64,6 +65,9 @@ def test_research_over_a_web_provider(
         s.url.startswith("https://corpus.example/") for s in report.sources
     )
     assert all(c.verdict == "supported" for c in report.claims)
+    key = os.environ[f"{provider.upper()}_API_KEY"]
+    assert key not in report.result.timeline_path.read_text()  # keys never reach the timeline
+    assert web_server.requests(provider)  # the calls went to the local server
 
 
 @pytest.mark.slow
