@@ -17,7 +17,12 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ekklesia.connectors.search import PROVIDERS, SearchResult, search_provider
+from ekklesia.connectors.search import (
+    PROVIDERS,
+    HttpSearchProvider,
+    SearchResult,
+    search_provider,
+)
 from ekklesia.connectors.secrets import redact
 from ekklesia.errors import ToolError, UserError
 from ekklesia.memory.indexer import Indexer, index_home
@@ -110,6 +115,18 @@ class LocalSearch:
         ]
 
 
+_providers: dict[tuple[str, str | None], HttpSearchProvider] = {}
+
+
+def _web(name: str, base_url: str | None) -> HttpSearchProvider:
+    """One provider per name and base URL in a process, so its pooled connections are reused
+    across calls (each event loop's client closes with that loop)."""
+    found = _providers.get((name, base_url))
+    if found is None:
+        found = _providers[(name, base_url)] = search_provider(name, base_url=base_url)
+    return found
+
+
 def _title(source: str, name: object) -> str:
     base = Path(source).name
     return f"{base} {name}".strip() if isinstance(name, str) and name else base
@@ -138,11 +155,7 @@ async def _web_search(
             if provider == "local":
                 assert index is not None
                 return await LocalSearch(index, mode).search(query, k)
-            web = search_provider(provider, base_url=endpoints.get(provider))
-            try:
-                return await web.search(query, k)
-            finally:
-                await web.aclose()
+            return await _web(provider, endpoints.get(provider)).search(query, k)
         except Exception as exc:  # one provider's failure is reported; the others still count
             message = redact(f"{type(exc).__name__}: {exc}")
             return SearchFailure(provider=provider, query=query, error=message)
