@@ -2,6 +2,7 @@
 the team with a fact-checker.
 
     python benchmarks/research.py [--questions 20] [--researcher 0.7] [--checker 0.9] [--seed 0]
+    python benchmarks/research.py --model openai:http://127.0.0.1:8000/v1#MODEL   # a real model
 
 The corpus (``ekklesia.research.corpus``) is written to a temporary folder and indexed with the
 real indexer and MiniLM; the ``local`` provider searches it in ``text`` mode (BM25), so no run
@@ -36,7 +37,10 @@ from ekklesia.swarm import Swarm
 TEAM = "ekklesia.research.team"
 
 
-def agents(single: bool, researcher: float, checker: float) -> list[dict[str, Any]]:
+def agents(
+    single: bool, researcher: float, checker: float, model: str | None = None
+) -> list[dict[str, Any]]:
+    """The team; ``model`` (a real model's spec) plays every member instead of simulated ones."""
     team: list[dict[str, Any]] = [
         {"name": "planner", "role": "planner", "model": "sim:skill=1"},
         {
@@ -58,6 +62,8 @@ def agents(single: bool, researcher: float, checker: float) -> list[dict[str, An
                 "model": f"sim:skill={checker}",
             }
         )
+    if model is not None:
+        team = [{**member, "model": model} for member in team]
     return team
 
 
@@ -114,12 +120,12 @@ def score(world: Corpus, reports: list[ResearchReport]) -> dict[str, float]:
 
 
 async def run(
-    world: Corpus, single: bool, researcher: float, checker: float, seed: int
+    world: Corpus, single: bool, researcher: float, checker: float, seed: int, model: str | None
 ) -> tuple[dict[str, float], float]:
     spec = RunSpec.of(
         {
             "pattern": "research_single" if single else "research",
-            "agents": agents(single, researcher, checker),
+            "agents": agents(single, researcher, checker, model),
             "seed": seed,
             "rounds": 1,
             "placement": "single",
@@ -142,6 +148,7 @@ async def main() -> None:
     parser.add_argument("--researcher", type=float, default=0.7)
     parser.add_argument("--checker", type=float, default=0.9)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--model", default=None, help="a real model's spec for every member")
     args = parser.parse_args()
     home = tempfile.mkdtemp(prefix="ekklesia-research-bench-")
     os.environ["EKKLESIA_HOME"] = home
@@ -160,12 +167,17 @@ async def main() -> None:
     )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for single in (True, False):
-        figures, seconds = await run(world, single, args.researcher, args.checker, args.seed)
-        name = (
-            f"researcher alone (skill {args.researcher:g})"
-            if single
-            else f"researcher + fact-checker (skill {args.checker:g})"
+        figures, seconds = await run(
+            world, single, args.researcher, args.checker, args.seed, args.model
         )
+        if args.model is not None:
+            name = f"{'researcher alone' if single else 'researcher + fact-checker'} ({args.model})"
+        else:
+            name = (
+                f"researcher alone (skill {args.researcher:g})"
+                if single
+                else f"researcher + fact-checker (skill {args.checker:g})"
+            )
         print(
             f"| {name} | {figures['accuracy']:.2f} | {figures['citation_precision']:.2f} "
             f"| {figures['citation_recall']:.2f} | {figures['contradiction_detection']:.2f} "
