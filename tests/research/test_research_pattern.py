@@ -117,6 +117,15 @@ def test_bad_input_is_one_line_naming_the_flag(home_with_index: Path) -> None:
         ek.research("q?", index="other")
 
 
+def test_a_web_provider_without_its_key_is_refused_before_the_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("SERPER_API_KEY")
+    monkeypatch.delenv("EKKLESIA_SECRETS_FILE", raising=False)
+    with pytest.raises(ek.UserError, match="needs the API key SERPER_API_KEY"):
+        ek.research("q?", provider="serper")
+
+
 def test_statements_read_the_corpus_sentences(small_corpus: Corpus) -> None:
     for doc in small_corpus.documents:
         found = statements(doc.text)

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from ekklesia.connectors.search import PROVIDERS
 from ekklesia.core.aio import run_sync
 from ekklesia.core.events import MessageSent, Usage
 from ekklesia.core.task import Task
@@ -108,6 +109,9 @@ def research_task(
     if not task.prompt.strip():
         raise UserError("the research question is empty")
     providers = _providers(provider)
+    for name in providers:  # a missing key is the caller's to fix, said before anything runs
+        if name != "local":
+            PROVIDERS[name]().key()
     subquestions, k = DEPTHS[depth]
     meta: dict[str, Any] = {
         **task.meta,
