@@ -63,7 +63,7 @@ FACT_CHECKER = register_role(
             "passage states it), contradicted (a passage states something incompatible with "
             f"it) or unverifiable (no passage settles it), citing the passages. {_JSON_ONLY}"
         ),
-        output="text",
+        output="verdict",  # as the built-in role it replaces: a plain agent still reads answers
     )
 )
 WRITER = register_role(
