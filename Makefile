@@ -45,7 +45,9 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/connectors.py
 	$(BIN)/python benchmarks/memory.py
 	$(BIN)/python benchmarks/sandbox.py
+	$(BIN)/python benchmarks/patterns.py
 	$(BIN)/python benchmarks/bi.py
+	$(BIN)/python benchmarks/research.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

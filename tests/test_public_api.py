@@ -24,6 +24,8 @@ INTENDED = {
     "code", "run_pattern", "arun_pattern", "PatternReport",
     # the BI team (ek.bi("QUESTION") answers one)
     "bi",
+    # the research team
+    "research", "aresearch", "ResearchReport",
     # errors
     "EkklesiaError", "UserError", "SpecError", "TimelineNotFound", "RunError", "HostFailure",
     "ReplayMismatch", "BudgetExceeded", "ToolError", "ConnectorError", "TransientError",

@@ -50,6 +50,7 @@ from ekklesia.patterns.library import register_pattern
 from ekklesia.patterns.pattern import Gate, Pattern, RoundView, Stage, StopRule
 from ekklesia.patterns.spec import AgentSpec, RunSpec
 from ekklesia.replay import areplay, replay
+from ekklesia.research.run import ResearchReport, aresearch, research
 from ekklesia.runtime.ledger import Budget, Ledger
 from ekklesia.runtime.ledger_actor import BudgetedModel, session_ledger
 from ekklesia.runtime.timeline import Timeline
@@ -98,6 +99,7 @@ __all__ = [
     "ReplayMismatch",
     "ReplayModel",
     "ReplayReport",
+    "ResearchReport",
     "Role",
     "RoundReport",
     "RoundView",
@@ -127,6 +129,7 @@ __all__ = [
     "Utterance",
     "__version__",
     "areplay",
+    "aresearch",
     "arun_pattern",
     "bi",
     "build_graph",
@@ -140,6 +143,7 @@ __all__ = [
     "register_role",
     "register_tool",
     "replay",
+    "research",
     "run_pattern",
     "session_ledger",
     "tasks",

@@ -218,7 +218,11 @@ def make_app(latency_s: float = 0.0, text: str = DEFAULT_TEXT, dims: int = 8) ->
 
 
 def _vector(text: str, dims: int) -> list[float]:
-    digest = hashlib.blake2b(text.encode(), digest_size=dims).digest()
+    # blake2b gives at most 64 bytes: longer vectors chain further digests after the first
+    blocks = [hashlib.blake2b(text.encode(), digest_size=min(dims, 64)).digest()]
+    while sum(map(len, blocks)) < dims:
+        blocks.append(hashlib.blake2b(f"{len(blocks)}:{text}".encode(), digest_size=64).digest())
+    digest = b"".join(blocks)[:dims]
     raw = [b / 255.0 - 0.5 for b in digest]
     norm = math.sqrt(sum(x * x for x in raw)) or 1.0
     return [x / norm for x in raw]

@@ -20,7 +20,11 @@ __all__ = ["PROVIDERS", "PatternLibrary", "get_pattern", "library", "register_pa
 
 #: Modules that register patterns of their own, imported when the library is first read (the
 #: teams sit above this layer: naming them here by path keeps the import graph one-way).
-PROVIDERS: list[str] = ["ekklesia.code.patterns", "ekklesia.bi.patterns"]
+PROVIDERS: list[str] = [
+    "ekklesia.code.patterns",
+    "ekklesia.bi.patterns",
+    "ekklesia.research.patterns",
+]
 
 
 class PatternLibrary(Mapping[str, Pattern]):
