@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import httpx
+
 from conftest import Server
 
 SPEC = {"model": "sim", "agents": 3, "rounds": 2, "placement": "single", "seed": 1}
@@ -30,7 +31,9 @@ def wait(client: httpx.Client, run_id: str, timeout_s: float = 60) -> dict[str, 
     raise AssertionError(f"run {run_id} did not end in {timeout_s}s")
 
 
-def read_sse(response: httpx.Response, stop_after: int | None = None) -> tuple[list[dict[str, Any]], int]:  # noqa: E501
+def read_sse(
+    response: httpx.Response, stop_after: int | None = None
+) -> tuple[list[dict[str, Any]], int]:
     """The events of an SSE stream (``id`` and parsed ``data``), and how many comments came."""
     events: list[dict[str, Any]] = []
     comments = 0
@@ -59,7 +62,14 @@ def test_a_run_is_accepted_at_once_and_its_result_is_what_ekklesia_run_json_give
         assert run["id"] == run_id and run["status"] == "succeeded"
         result = run["result"]
         assert set(result) == {
-            "task_id", "run_id", "answer", "expected", "correct", "score", "stop_reason", "rounds"
+            "task_id",
+            "run_id",
+            "answer",
+            "expected",
+            "correct",
+            "score",
+            "stop_reason",
+            "rounds",
         }
         assert result["expected"] == "42" and result["correct"] == (result["answer"] == "42")
 
