@@ -32,6 +32,7 @@ __all__ = [
     "AccessMiddleware",
     "Principal",
     "check_routes",
+    "error_body",
     "permission_of",
     "public",
     "require",
@@ -189,8 +190,30 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
+_ERROR_TYPES = {
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    422: "invalid_request_error",
+    429: "rate_limit_error",
+}
+
+
+def error_body(status: int, detail: Any) -> dict[str, Any]:
+    """``detail`` as FastAPI gives it, and ``error`` as OpenAI clients read it."""
+    if isinstance(detail, list) and detail and isinstance(detail[0], dict):
+        first = detail[0]
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        message = f"{where}: {first.get('msg', '')}" if where else str(first.get("msg", ""))
+    else:
+        message = str(detail)
+    kind = _ERROR_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
+    return {"detail": detail, "error": {"message": message, "type": kind, "code": status}}
+
+
 async def _reply(send: Send, status: int, detail: str, headers: dict[str, str]) -> None:
-    body = json.dumps({"detail": detail}).encode()
+    body = json.dumps(error_body(status, detail)).encode()
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     raw += [(k.lower().encode(), v.encode()) for k, v in headers.items()]
     await send({"type": "http.response.start", "status": status, "headers": raw})

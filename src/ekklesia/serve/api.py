@@ -21,6 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sse_starlette.sse import EventSourceResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ekklesia.errors import UserError
 from ekklesia.patterns.library import library
@@ -31,6 +32,7 @@ from ekklesia.serve.access import (
     AccessMiddleware,
     Principal,
     check_routes,
+    error_body,
     public,
     quota_error,
     require,
@@ -177,7 +179,13 @@ def build_api(
     @api.exception_handler(UserError)
     async def _user_error(_: Request, exc: UserError) -> JSONResponse:
         status = 404 if isinstance(exc, NotFound) else 422
-        return JSONResponse({"detail": str(exc).splitlines()[0]}, status_code=status)
+        return JSONResponse(error_body(status, str(exc).splitlines()[0]), status_code=status)
+
+    @api.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(
+            error_body(exc.status_code, exc.detail), exc.status_code, headers=exc.headers
+        )
 
     @api.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -185,7 +193,16 @@ def build_api(
             {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type")}
             for e in exc.errors()
         ]
-        return JSONResponse({"detail": errors}, status_code=422)
+        return JSONResponse(error_body(422, errors), status_code=422)
+
+    @api.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        from ray.exceptions import RayError
+
+        if isinstance(exc, RayError):  # a deployment down or restarting: try again later
+            detail = f"a part of the server is unavailable ({type(exc).__name__})"
+            return JSONResponse(error_body(503, detail), 503, headers={"Retry-After": "5"})
+        return JSONResponse(error_body(500, "internal error"), 500)
 
     # -- health, config, the schema ------------------------------------------------------------
 
