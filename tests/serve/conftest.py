@@ -43,7 +43,12 @@ def server(ray_session: None, tmp_path_factory: pytest.TempPathFactory) -> Itera
     home = tmp_path_factory.mktemp("serve-home")
     port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
-    settings = Settings(home=str(home), sse_ping_s=0.3, max_body_bytes=64 * 1024)
+    settings = Settings(
+        home=str(home),
+        sse_ping_s=0.3,
+        max_body_bytes=64 * 1024,
+        index_roots=[str(tmp_path_factory.getbasetemp())],
+    )
     serve.run(build_app(settings, cpus=0), name="ekklesia", route_prefix="/")
     try:
         yield Server(f"http://127.0.0.1:{port}", home, KeyStore(home / "keys.json"))

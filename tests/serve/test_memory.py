@@ -75,3 +75,11 @@ def test_an_index_job_runs_in_the_background_with_its_progress_as_events(
             time.sleep(0.1)
         failed = client.get(f"/v1/index/{failed_id}").json()
         assert failed["status"] == "failed" and failed["events"][-1]["kind"] == "index_error"
+
+
+def test_only_paths_under_the_index_roots_may_be_indexed(server: Server) -> None:
+    with server.client(server.key("admin")) as client:
+        answer = client.post("/v1/index", json={"path": "/", "name": "everything"})
+        assert answer.status_code == 403 and "index roots" in answer.json()["detail"]
+        unknown = client.post("/v1/memory/never-made/search", json={"query": "x"})
+        assert unknown.status_code == 404

@@ -18,6 +18,10 @@ def serve_command(
         "127.0.0.1"
     ),
     port: Annotated[int, typer.Option(help="HTTP port.")] = 8000,
+    index_root: Annotated[
+        list[str] | None,
+        typer.Option(help="A folder under which POST /v1/index may index (repeat for more)."),
+    ] = None,
     max_concurrent_runs: Annotated[
         int, typer.Option(help="Runs that go on at once; the others wait, queued.")
     ] = 2,
@@ -37,7 +41,7 @@ def serve_command(
 
         ensure_ray()
         serve.start(http_options={"host": host, "port": port})
-        settings = Settings(home=str(data_home()))
+        settings = Settings(home=str(data_home()), index_roots=index_root or [])
         serve.run(
             build_app(settings, max_concurrent_runs=max_concurrent_runs),
             name="ekklesia",

@@ -69,6 +69,12 @@ class Settings(BaseModel):
     sse_ping_s: float = Field(default=15.0, gt=0)
     models: list[str] = Field(default_factory=lambda: ["sim"])
     max_inputs: int = Field(default=2048, ge=1)
+    max_agents: int = Field(default=32, ge=1)
+    max_rounds: int = Field(default=20, ge=1)
+    max_tasks: int = Field(default=100, ge=1)
+    max_memories: int = Field(default=16, ge=1)
+    #: Only paths under these may be indexed over HTTP (none: indexing is refused).
+    index_roots: list[str] = Field(default_factory=list)
 
 
 @dataclass
@@ -175,6 +181,7 @@ def build_api(
     api.state.access = access
     api.state.settings = settings
     background: set[asyncio.Task[None]] = set()
+    known_memories = _memories_on_disk(settings)
 
     @api.exception_handler(UserError)
     async def _user_error(_: Request, exc: UserError) -> JSONResponse:
@@ -183,6 +190,11 @@ def build_api(
 
     @api.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # a body that is not JSON: malformed, like any other field
+            detail = [
+                {"loc": ["body"], "msg": "the body is not valid JSON", "type": "json_invalid"}
+            ]
+            return JSONResponse(error_body(422, detail), 422)
         return JSONResponse(
             error_body(exc.status_code, exc.detail), exc.status_code, headers=exc.headers
         )
@@ -271,6 +283,7 @@ def build_api(
         """Start a run of ``spec`` on ``task`` (or on ``count`` tasks of ``suite``); answers at once."""  # noqa: E501
         if (body.task is None) == (body.suite is None):
             raise HTTPException(422, "give either `task` or `suite` (with `count`), not both")
+        _check_size(body, settings)
         if body.task is not None:
             tasks = [body.task.model_dump()]
         else:
@@ -452,6 +465,10 @@ def build_api(
         store: Literal["memory", "index"] = "memory",
     ) -> dict[str, Any]:
         """Search a memory (or, with ``store=index``, what was indexed under that name)."""
+        if store == "memory" and name not in known_memories:
+            known_memories.update(_memories_on_disk(settings))
+            if name not in known_memories:
+                raise HTTPException(404, f"no memory called {name!r}")
         where = body.where.model_dump(exclude_none=True)
         hits = await backends.memory.search.remote(
             name, body.query, body.mode, body.k, where, store
@@ -467,6 +484,12 @@ def build_api(
         name: Name, body: EntryIn, _: Annotated[Principal, Depends(require("memory:write"))]
     ) -> dict[str, Any]:
         """Remember an entry in the memory ``name``."""
+        if name not in known_memories:
+            if len(known_memories) >= settings.max_memories:
+                raise HTTPException(
+                    422, f"name: this server holds {settings.max_memories} memories at most"
+                )
+            known_memories.add(name)
         made: dict[str, Any] = await backends.memory.remember.remote(name, body.model_dump())
         return made
 
@@ -480,6 +503,8 @@ def build_api(
         _: Annotated[Principal, Depends(require("memory:write"))],
     ) -> dict[str, Any]:
         """Forget one entry."""
+        if name not in known_memories | _memories_on_disk(settings):
+            raise HTTPException(404, f"no memory called {name!r}")
         gone: dict[str, Any] = await backends.memory.forget.remote(name, entry_id)
         return gone
 
@@ -494,6 +519,7 @@ def build_api(
         body: IndexRequest, _: Annotated[Principal, Depends(require("index"))]
     ) -> dict[str, Any]:
         """Index a path on the server's machine, in the background; follow its events."""
+        _check_index_path(body.path, settings)
         job: dict[str, Any] = await backends.memory.index.remote(body.path, body.name)
         return job
 
@@ -577,6 +603,39 @@ def _sse(source: Any, settings: Settings) -> EventSourceResponse:
     return EventSourceResponse(
         stream(), ping=settings.sse_ping_s, headers={"X-Accel-Buffering": "no"}
     )
+
+
+def _check_size(body: StartRun, settings: Settings) -> None:
+    spec = body.spec
+    agents = len(spec.agents) if isinstance(spec.agents, list) else spec.agents or 3
+    if agents > settings.max_agents:
+        raise HTTPException(422, f"spec.agents: at most {settings.max_agents} agents per run here")
+    if spec.rounds > settings.max_rounds:
+        raise HTTPException(422, f"spec.rounds: at most {settings.max_rounds} rounds per run here")
+    if body.suite is not None and body.count > settings.max_tasks:
+        raise HTTPException(422, f"count: at most {settings.max_tasks} tasks per request here")
+
+
+def _check_index_path(path: str, settings: Settings) -> None:
+    from pathlib import Path as FilePath
+
+    if "\x00" in path:
+        raise HTTPException(422, "path: not a path")
+    wanted = FilePath(path).expanduser().resolve()
+    for root in settings.index_roots:
+        if wanted.is_relative_to(FilePath(root).expanduser().resolve()):
+            return
+    roots = ", ".join(settings.index_roots) or "none: start the server with --index-root"
+    raise HTTPException(403, f"path: only paths under the index roots may be indexed ({roots})")
+
+
+def _memories_on_disk(settings: Settings) -> set[str]:
+    from pathlib import Path as FilePath
+
+    from ekklesia.core.paths import data_home
+
+    root = (FilePath(settings.home) if settings.home else data_home()) / "memory"
+    return {p.name for p in root.iterdir() if p.is_dir()} if root.exists() else set()
 
 
 def _encode(row: np.ndarray[Any, Any], encoding: str) -> list[float] | str:
