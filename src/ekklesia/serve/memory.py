@@ -1,6 +1,8 @@
 """The memory deployment: search, remember and forget in a named memory; index jobs.
 
-``search`` reads the memory ``name`` (``ekklesia.Memory(name)``, the one run specs name) or, with
+The deployment runs one replica, which holds each memory's tiers in its own process (no writer
+actors): requests are quick from the first one, and one process writes. ``search`` reads the
+memory ``name`` (``ekklesia.Memory(name)``, the one run specs name) or, with
 ``store="index"``, what ``POST /v1/index`` (or ``ekklesia index``) indexed under that name. An index
 job runs in the background; its progress is a list of events (``index_started``,
 ``index_progress``, then ``index_finished`` or ``index_error``), followed as the runs' events are.
@@ -67,7 +69,8 @@ class MemoryService:
 
     def _memory(self, name: str) -> Memory:
         if name not in self._memories:
-            self._memories[name] = Memory(name)
+            # this replica is the one writer of the memories it serves: its tiers stay in process
+            self._memories[name] = Memory(name, on_ray=False)
         return self._memories[name]
 
     async def search(
