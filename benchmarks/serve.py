@@ -98,7 +98,7 @@ def _deploy(home: str, port: int, max_batch_size: int) -> None:
     from ray import serve
 
     from ekklesia.serve.api import Settings
-    from ekklesia.serve.app import build_app
+    from ekklesia.serve.application import build_app
 
     settings = Settings(home=home)
     serve.run(

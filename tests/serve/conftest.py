@@ -38,7 +38,7 @@ def server(ray_session: None, tmp_path_factory: pytest.TempPathFactory) -> Itera
     from ray import serve
 
     from ekklesia.serve.api import Settings
-    from ekklesia.serve.app import build_app
+    from ekklesia.serve.application import build_app
 
     home = tmp_path_factory.mktemp("serve-home")
     port = free_port()

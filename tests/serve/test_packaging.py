@@ -7,8 +7,6 @@ from pathlib import Path
 import yaml
 from ray.serve.schema import ServeDeploySchema
 
-import ekklesia.serve
-
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -24,5 +22,7 @@ def test_serve_yaml_is_a_valid_deploy_config_naming_every_deployment() -> None:
 
 def test_the_import_path_is_a_bound_application() -> None:
     from ray.serve import Application
+
+    import ekklesia.serve.application  # a submodule of that name would shadow the attribute
 
     assert isinstance(ekklesia.serve.app, Application)

@@ -36,7 +36,7 @@ def serve_command(
 
         from ekklesia.runtime.ray_support import ensure_ray
         from ekklesia.serve.api import Settings
-        from ekklesia.serve.app import build_app
+        from ekklesia.serve.application import build_app
         from ekklesia.serve.keys import KeyStore
 
         ensure_ray()

@@ -1,7 +1,7 @@
 """The HTTP front on Ray Serve: runs with live events, OpenAI-compatible embeddings, memory, health.
 
 ``serve run ekklesia.serve:app`` (or ``ekklesia serve``) deploys :data:`app`, the graph
-:func:`~ekklesia.serve.app.build_app` binds. Every route but ``/health`` needs an API key
+:func:`~ekklesia.serve.application.build_app` binds. Every route but ``/health`` needs an API key
 (``ekklesia keys create``); see :mod:`ekklesia.serve.access`.
 """
 
@@ -13,7 +13,7 @@ __all__ = ["app", "build_app"]
 
 
 def build_app(*args: Any, **kwargs: Any) -> Any:
-    from ekklesia.serve.app import build_app as build
+    from ekklesia.serve.application import build_app as build
 
     return build(*args, **kwargs)
 

@@ -23,7 +23,7 @@ MODEL_NAME = MiniLMEmbedder.name
 
 
 class EmbeddingsService:
-    """A Ray Serve deployment (see :mod:`ekklesia.serve.app`)."""
+    """A Ray Serve deployment (see :mod:`ekklesia.serve.application`)."""
 
     model = MODEL_NAME
     dim = MINILM_DIM

@@ -59,7 +59,7 @@ def _hit(hit: Any) -> dict[str, Any]:
 
 
 class MemoryService:
-    """A Ray Serve deployment (see :mod:`ekklesia.serve.app`)."""
+    """A Ray Serve deployment (see :mod:`ekklesia.serve.application`)."""
 
     def __init__(self, home: str | None = None) -> None:
         if home is not None:
@@ -124,7 +124,7 @@ class MemoryService:
             job.emit("index_progress", files_done=done, files_total=total, chunks=chunks)
 
         try:
-            report = await open_indexer(job.name).index(job.path, progress=progress)
+            report = await open_indexer(job.name, on_ray=False).index(job.path, progress=progress)
         except asyncio.CancelledError:
             job.status = "cancelled"
             job.emit("index_cancelled")

@@ -99,7 +99,7 @@ class _Run:
 
 
 class RunsService:
-    """A Ray Serve deployment (see :mod:`ekklesia.serve.app`); plain async methods."""
+    """A Ray Serve deployment (see :mod:`ekklesia.serve.application`); plain async methods."""
 
     def __init__(self, home: str | None = None, max_concurrent: int = 2) -> None:
         if home is not None:
