@@ -101,11 +101,12 @@ class _Run:
 class RunsService:
     """A Ray Serve deployment (see :mod:`ekklesia.serve.application`); plain async methods."""
 
-    def __init__(self, home: str | None = None, max_concurrent: int = 2) -> None:
+    def __init__(self, home: str | None = None, max_concurrent: int = 2, keep: int = 200) -> None:
         if home is not None:
             os.environ["EKKLESIA_HOME"] = home
         self._dir = data_home() / "serve" / "runs"
         self._slots = asyncio.Semaphore(max_concurrent)
+        self._keep = keep
         self._runs: dict[str, _Run] = {}
         self._records: dict[str, dict[str, Any]] = self._load_records()
 
@@ -178,6 +179,13 @@ class RunsService:
                 swarm.close()
             self._save(run)
             run.waker.set()
+            self._forget_old()
+
+    def _forget_old(self) -> None:
+        """Keep the events of the latest finished runs in memory; older ones are read from disk."""
+        done = [r for r in self._runs.values() if r.job is not None and r.job.done()]
+        for old in sorted(done, key=lambda r: r.created)[: max(0, len(done) - self._keep)]:
+            del self._runs[old.id]
 
     @staticmethod
     def _ended(run: _Run) -> bool:
