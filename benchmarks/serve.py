@@ -148,9 +148,12 @@ def main() -> None:
             )
     # the runs accepted above queue behind one slot: cancel them before timing SSE
     with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}) as client:
-        queued = client.get("/v1/runs", params={"status": "queued", "limit": 500}).json()
-        for run in queued["runs"]:
-            client.post(f"/v1/runs/{run['id']}/cancel")
+        for status in ("queued", "running"):
+            while runs := client.get("/v1/runs", params={"status": status, "limit": 500}).json()[
+                "runs"
+            ]:
+                for run in runs:
+                    client.post(f"/v1/runs/{run['id']}/cancel")
     delays = asyncio.run(_sse_delay(url, key))
     print()
     print(
