@@ -39,11 +39,11 @@ def fuzz(
 
 
 def test_every_route_fuzzed_with_a_key_and_without(server: Server, tmp_path: Path) -> None:
-    # the default run: each route's documented examples with a key, one generated case each
-    # without; the slow test below fuzzes at length
+    # the default run: the documented examples and one generated case of each route with a key,
+    # one generated case each without; the slow test below fuzzes at length
     fuzz(
         server, tmp_path, server.key("owner"), 1,
-        "not_a_server_error,status_code_conformance,ignored_auth", "examples",
+        "not_a_server_error,status_code_conformance,ignored_auth", "examples,fuzzing",
     )  # fmt: skip
     fuzz(server, tmp_path, None, 1, "not_a_server_error,status_code_conformance", "fuzzing")
 
