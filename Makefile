@@ -48,6 +48,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/patterns.py
 	$(BIN)/python benchmarks/bi.py
 	$(BIN)/python benchmarks/research.py
+	$(BIN)/python benchmarks/serve.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

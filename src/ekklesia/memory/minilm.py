@@ -92,3 +92,11 @@ class MiniLMEmbedder:
 
     async def embed(self, texts: Sequence[str]) -> Vectors:
         return await asyncio.to_thread(self.encode, texts)
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """How many tokens the model reads of each text (it cuts texts at its sequence length)."""
+        model = _load(self.device or _default_device())
+        limit = int(model.max_seq_length)
+        with self._encoding:
+            ids = model.tokenizer(list(texts), add_special_tokens=True)["input_ids"]
+        return [min(len(row), limit) for row in ids]
