@@ -25,7 +25,7 @@ from ekklesia.agents.context import MemoryProvider
 from ekklesia.agents.model import Model
 from ekklesia.agents.roles import Role, get_role
 from ekklesia.core.aio import run_sync
-from ekklesia.core.events import AnyEvent
+from ekklesia.core.events import AnyEvent, StrategyChosen
 from ekklesia.core.imports import import_path, resolve
 from ekklesia.core.llm import LLMRequest, LLMResponse
 from ekklesia.core.task import Task
@@ -175,10 +175,12 @@ class Swarm:
         *,
         replay: Timeline | None = None,
         on_event: EventListener | None = None,
+        notes: Sequence[AnyEvent] = (),
     ) -> RunResult:
         """Run one task to the end; the timeline is written whatever happens.
 
-        ``on_event`` is called with each event as it is appended. Cancelling the awaiting task
+        ``on_event`` is called with each event as it is appended; ``notes`` are recorded right
+        after ``run_started`` (a learner's :class:`~ekklesia.core.events.StrategyChosen`). Cancelling the awaiting task
         ends the run cleanly: its timeline closes with a ``run_cancelled`` event.
         """
         if isinstance(task, str):
@@ -195,7 +197,7 @@ class Swarm:
             partial(self.pattern.run, plan=self.plan),
             tags={"pattern": self.pattern.name, "task_kind": task.suite},
         )
-        return await engine.run(task, replay=replay, on_event=on_event)
+        return await engine.run(task, replay=replay, on_event=on_event, notes=notes)
 
     def run(self, task: Task | str) -> RunResult:
         """Run one task (sync). Inside async code use :meth:`arun`."""
@@ -350,7 +352,9 @@ async def areplay_swarm(recorded: Timeline) -> ReplayReport:
     task = Task.model_validate(started.task)
     swarm = Swarm.from_spec(started.spec, model_for=_RecordedModel)
     try:
-        result = await swarm.arun(task, replay=recorded)
+        # a learner's recorded choice is a decision, not a model output: it is carried over
+        notes = recorded.of_kind(StrategyChosen)
+        result = await swarm.arun(task, replay=recorded, notes=notes)
     finally:
         swarm.close()
     finished = recorded.finished
