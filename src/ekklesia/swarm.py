@@ -180,8 +180,9 @@ class Swarm:
         """Run one task to the end; the timeline is written whatever happens.
 
         ``on_event`` is called with each event as it is appended; ``notes`` are recorded right
-        after ``run_started`` (a learner's :class:`~ekklesia.core.events.StrategyChosen`). Cancelling the awaiting task
-        ends the run cleanly: its timeline closes with a ``run_cancelled`` event.
+        after ``run_started`` (a learner's :class:`~ekklesia.core.events.StrategyChosen`).
+        Cancelling the awaiting task ends the run cleanly: its timeline closes with a
+        ``run_cancelled`` event.
         """
         if isinstance(task, str):
             task = Task.of(task)

@@ -9,7 +9,7 @@ run by Thompson sampling, logging each choice's probability in the run's timelin
 from ekklesia.learn.bandit import Choice, Posterior
 from ekklesia.learn.learner import PatternLearner, alearn, learn, reset_learners
 from ekklesia.learn.objective import Objective
-from ekklesia.learn.runs import RunRecord, Summary, suite_tasks
+from ekklesia.learn.runs import Runner, RunRecord, Summary, suite_tasks
 from ekklesia.learn.store import RunStore
 from ekklesia.learn.strategies import Strategies, Strategy, load_strategies
 from ekklesia.learn.sweep import SweepResult, asweep, sweep
@@ -21,6 +21,7 @@ __all__ = [
     "Posterior",
     "RunRecord",
     "RunStore",
+    "Runner",
     "Strategies",
     "Strategy",
     "Summary",

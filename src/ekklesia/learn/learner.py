@@ -287,29 +287,33 @@ async def alearn(
     seed: int = 0,
     name: str = DEFAULT_NAME,
     on_progress: Callable[[int, int], None] | None = None,
+    runner: Runner | None = None,
 ) -> dict[str, Any]:
     """Run the learner until it has ``runs`` runs in all (a learner with some already goes on
-    from there); the ``ekklesia learn --json`` object."""
+    from there); the ``ekklesia learn --json`` object. A ``runner`` the caller holds keeps its
+    swarms' hosts between calls."""
     if runs < 1:
         raise SpecError(f"--runs must be >= 1, got {runs}")
     chosen = load_strategies(strategies)
     PatternLearner(chosen, suite=suite, seed=seed, name=name)  # refuse a mismatched state here
     tasks = suite_tasks(suite, runs, seed, chosen)
     learner = PatternLearner.actor(chosen, suite=suite, seed=seed, name=name)
+    running = runner or Runner()
     try:
         done: int = await learner.ping.remote()
         if on_progress is not None:
             on_progress(min(done, runs), runs)
-        with Runner() as runner:
-            for i in range(done, runs):
-                choice: Choice = await learner.choose.remote()
-                note: StrategyChosen = await learner.note.remote(choice)
-                record = await runner.run(chosen[choice.strategy], tasks[i], seed, [note])
-                await learner.update.remote(choice, record)
-                if on_progress is not None:
-                    on_progress(i + 1, runs)
+        for i in range(done, runs):
+            choice: Choice = await learner.choose.remote()
+            note: StrategyChosen = await learner.note.remote(choice)
+            record = await running.run(chosen[choice.strategy], tasks[i], seed, [note])
+            await learner.update.remote(choice, record)
+            if on_progress is not None:
+                on_progress(i + 1, runs)
         report: dict[str, Any] = await learner.to_json.remote()
     finally:
+        if runner is None:
+            running.close()
         with contextlib.suppress(Exception):
             ray.kill(learner, no_restart=True)
     return report
@@ -323,10 +327,19 @@ def learn(
     seed: int = 0,
     name: str = DEFAULT_NAME,
     on_progress: Callable[[int, int], None] | None = None,
+    runner: Runner | None = None,
 ) -> dict[str, Any]:
     """:func:`alearn` from sync code."""
     return run_sync(
-        alearn(strategies, suite=suite, runs=runs, seed=seed, name=name, on_progress=on_progress),
+        alearn(
+            strategies,
+            suite=suite,
+            runs=runs,
+            seed=seed,
+            name=name,
+            on_progress=on_progress,
+            runner=runner,
+        ),
         "learn()",
         "await alearn(...)",
     )

@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from ekklesia.core.aio import run_sync
+from ekklesia.core.task import Task
 from ekklesia.learn.runs import Runner, RunRecord, Summary, measure_of, suite_tasks, summarise
 from ekklesia.learn.store import RunStore
-from ekklesia.learn.strategies import Strategies, load_strategies
+from ekklesia.learn.strategies import Strategies, Strategy, load_strategies
 from ekklesia.runtime.ray_support import ensure_ray, ray_cpus
 
 __all__ = ["SweepResult", "asweep", "sweep"]
@@ -52,10 +53,12 @@ async def asweep(
     on_progress: Callable[[int, int], None] | None = None,
     store: RunStore | None = None,
     concurrency: int | None = None,
+    runner: Runner | None = None,
 ) -> SweepResult:
     """Run every strategy on the first ``tasks`` tasks of ``suite``; see the module docstring.
 
     ``on_progress(done, total)`` is called as pairs finish (stored pairs count as done at once).
+    A ``runner`` the caller holds keeps its swarms' hosts between sweeps (the caller closes it).
     """
     chosen = load_strategies(strategies)
     problems = suite_tasks(suite, tasks, seed, chosen)
@@ -78,20 +81,25 @@ async def asweep(
     if todo:
         ensure_ray()
         limit = asyncio.Semaphore(concurrency or ray_cpus())
-        with Runner() as runner:
+        owned = runner is None
+        running = runner or Runner()
+        try:
             for strategy, _ in todo:
-                runner.swarm(strategy, seed)  # every spec checked before the first run
+                running.swarm(strategy, seed)  # every spec checked before the first run
 
-            async def one(pair: tuple[Any, Any]) -> None:
+            async def one(pair: tuple[Strategy, Task]) -> None:
                 strategy, task = pair
                 async with limit:
-                    record = await runner.run(strategy, task, seed)
+                    record = await running.run(strategy, task, seed)
                 store.put(record)
                 found[(strategy.name, task.id)] = record
                 if on_progress is not None:
                     on_progress(len(found), total)
 
             await asyncio.gather(*(one(pair) for pair in todo))
+        finally:
+            if owned:
+                running.close()
     records = [found[(s.name, t.id)] for s in chosen.strategies for t in problems]
     summaries = [
         summarise(s.name, [r for r in records if r.strategy == s.name], chosen.objective)
@@ -109,6 +117,7 @@ def sweep(
     on_progress: Callable[[int, int], None] | None = None,
     store: RunStore | None = None,
     concurrency: int | None = None,
+    runner: Runner | None = None,
 ) -> SweepResult:
     """:func:`asweep` from sync code."""
     return run_sync(
@@ -120,6 +129,7 @@ def sweep(
             on_progress=on_progress,
             store=store,
             concurrency=concurrency,
+            runner=runner,
         ),
         "sweep()",
         "await asweep(...)",
