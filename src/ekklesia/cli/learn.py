@@ -192,6 +192,88 @@ def reset(
     console.print(f"cleared {', '.join(removed)}" if removed else "no learner state to clear")
 
 
+def _run_ids(from_: str | None, since: str | None) -> list[str]:
+    from ekklesia.learn.rescore import runs_since
+
+    if (from_ is None) == (since is None):
+        fail("give the recorded runs with --from RUN_IDS (comma-separated) or --since DATE")
+    if from_ is not None:
+        ids = [r.strip() for r in from_.split(",") if r.strip()]
+    else:
+        ids = runs_since(since or "")
+    if not ids:
+        fail(f"no recorded runs {'in --from' if from_ is not None else f'since {since}'}")
+    return ids
+
+
+@learn_app.command("rescore")
+def rescore(
+    from_: Annotated[
+        str | None, typer.Option("--from", help="Recorded run ids, comma-separated.")
+    ] = None,
+    since: Annotated[str | None, typer.Option(help="Every run started since this date.")] = None,
+    as_: Annotated[
+        str, typer.Option("--as", help="A strategies file: the alternatives to score.")
+    ] = "",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Score other strategies on recorded runs, from the timelines alone (no model calls)."""
+    from ekklesia.learn.rescore import rescore as rescore_runs
+    from ekklesia.learn.runs import summarise
+    from ekklesia.learn.strategies import load_strategies
+
+    with json_stdout(as_json) as emit, one_line_errors():
+        if not as_:
+            fail("--as STRATEGIES is required: the alternatives to score")
+        alternatives = load_strategies(as_)
+        ids = _run_ids(from_, since)
+        rescored = rescore_runs(ids, alternatives.strategies)
+        entries: list[dict[str, object]] = []
+        for strategy in alternatives.strategies:
+            mine = [r for r in rescored if r.strategy == strategy.name]
+            records = [r.record for r in mine if r.record is not None]
+            refused = [r for r in mine if r.record is None]
+            entry: dict[str, object] = {"name": strategy.name, "runs": len(records)}
+            if records:
+                summary = summarise(strategy.name, records, alternatives.objective)
+                entry |= summary.to_json("accuracy") | {"score": summary.score}
+            entry["refused"] = len(refused)
+            if refused:
+                entry["reason"] = refused[0].refused
+            entries.append(entry)
+        if all(e["runs"] == 0 for e in entries):
+            first = next(r for r in rescored if r.refused)
+            fail(f"{first.strategy}: {first.refused}")
+        runs = [
+            {"run_id": r.run_id, "strategy": r.strategy}
+            | (
+                r.record.model_dump(
+                    include={"answer", "correct", "score", "usd", "tokens", "rounds", "stop_reason"}
+                )
+                if r.record is not None
+                else {"refused": r.refused}
+            )
+            for r in rescored
+        ]
+        if as_json:
+            emit(json.dumps({"strategies": entries, "runs": runs}))
+            return
+    table = Table(title=f"re-scored from {len(ids)} recorded runs (no model calls)")
+    for column in ("strategy", "runs", "accuracy", "USD / task", "objective", "refused"):
+        table.add_column(column)
+    for e in entries:
+        has = e["runs"] != 0
+        table.add_row(
+            str(e["name"]),
+            str(e["runs"]),
+            f"{e['accuracy']:.3f}" if has else "—",
+            f"{e['usd']:.6f}" if has else "—",
+            f"{e['objective']:.4f}" if has else "—",
+            str(e["refused"]) + (f" ({e['reason']})" if e["refused"] else ""),
+        )
+    console.print(table)
+
+
 def register(app: typer.Typer) -> None:
     app.command("sweep")(sweep)
     app.add_typer(learn_app, name="learn")
