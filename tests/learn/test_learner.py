@@ -148,6 +148,14 @@ def test_learn_records_choices_in_timelines_and_resumes(tmp_path: Path) -> None:
     replayed = ek.replay(learner.state.log[-1].record.run_id)
     assert replayed.identical
 
+    estimated = runner.invoke(app, ["learn", "estimate", "strong", "--json"])
+    assert estimated.exit_code == 0, estimated.output
+    found = json.loads(estimated.stdout)
+    assert found["runs"] == 12 and found["chosen"] == report["estimates"]["strong"]["runs"]
+    assert found["ci"][0] <= found["dr"] <= found["ci"][1] and found["ess"] > 0
+    refused = runner.invoke(app, ["learn", "estimate", "nobody"])
+    assert refused.exit_code == 2 and "'nobody' was not a candidate" in refused.output
+
     status = runner.invoke(app, ["learn", "status", "--json"])
     assert status.exit_code == 0, status.output
     (state,) = json.loads(status.stdout)["learners"]

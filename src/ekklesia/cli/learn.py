@@ -274,6 +274,39 @@ def rescore(
     console.print(table)
 
 
+@learn_app.command("estimate")
+def estimate(
+    strategy: Annotated[str, typer.Argument(help="The strategy to estimate.")],
+    from_: Annotated[
+        str | None, typer.Option("--from", help="Logged run ids, comma-separated.")
+    ] = None,
+    since: Annotated[str | None, typer.Option(help="Every run started since this date.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Estimate a strategy's objective off-policy from runs a learner logged (IPS and DR)."""
+    from ekklesia.learn.offpolicy import estimate as estimate_strategy
+    from ekklesia.learn.offpolicy import logged_runs
+
+    with json_stdout(as_json) as emit, one_line_errors():
+        ids = None if from_ is None and since is None else _run_ids(from_, since)
+        found = estimate_strategy(strategy, logged_runs(ids))
+        data = found.model_dump(mode="json")
+        if as_json:
+            emit(json.dumps(data))
+            return
+    console.print(
+        f"[bold]{strategy}[/] ({found.objective}) from {found.runs} logged runs, "
+        f"chosen in {found.chosen}:"
+    )
+    console.print(
+        f"  doubly robust      {found.dr:.4f}  95% [{found.ci[0]:.4f}, {found.ci[1]:.4f}]"
+    )
+    console.print(
+        f"  inverse propensity {found.ips:.4f}  95% [{found.ips_ci[0]:.4f}, {found.ips_ci[1]:.4f}]"
+    )
+    console.print(f"  effective sample size {found.ess:.1f}")
+
+
 def register(app: typer.Typer) -> None:
     app.command("sweep")(sweep)
     app.add_typer(learn_app, name="learn")
