@@ -22,6 +22,8 @@ INTENDED = {
     "RunSpec", "AgentSpec", "tools", "Tool", "tool", "ToolContext", "ToolResult", "register_tool",
     # the code team
     "code", "run_pattern", "arun_pattern", "PatternReport",
+    # learning which strategy wins
+    "learn", "PatternLearner",
     # errors
     "EkklesiaError", "UserError", "SpecError", "TimelineNotFound", "RunError", "HostFailure",
     "ReplayMismatch", "BudgetExceeded", "ToolError", "ConnectorError", "TransientError",

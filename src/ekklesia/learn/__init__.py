@@ -9,6 +9,8 @@ run by Thompson sampling, logging each choice's probability in the run's timelin
 from ekklesia.learn.bandit import Choice, Posterior
 from ekklesia.learn.learner import PatternLearner, alearn, learn, reset_learners
 from ekklesia.learn.objective import Objective
+from ekklesia.learn.offpolicy import Estimate, estimate, logged_runs
+from ekklesia.learn.rescore import NotPostHoc, Rescored, arescore, rescore
 from ekklesia.learn.runs import Runner, RunRecord, Summary, suite_tasks
 from ekklesia.learn.store import RunStore
 from ekklesia.learn.strategies import Strategies, Strategy, load_strategies
@@ -16,9 +18,12 @@ from ekklesia.learn.sweep import SweepResult, asweep, sweep
 
 __all__ = [
     "Choice",
+    "Estimate",
+    "NotPostHoc",
     "Objective",
     "PatternLearner",
     "Posterior",
+    "Rescored",
     "RunRecord",
     "RunStore",
     "Runner",
@@ -27,9 +32,13 @@ __all__ = [
     "Summary",
     "SweepResult",
     "alearn",
+    "arescore",
     "asweep",
+    "estimate",
     "learn",
     "load_strategies",
+    "logged_runs",
+    "rescore",
     "reset_learners",
     "suite_tasks",
     "sweep",
