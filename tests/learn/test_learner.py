@@ -12,6 +12,7 @@ from ekklesia.cli import app
 from ekklesia.core.events import StrategyChosen
 from ekklesia.learn import PatternLearner, RunRecord, learn
 from ekklesia.learn.bandit import Posterior, exploration
+from ekklesia.learn.report import pareto_front
 from ekklesia.runtime.timeline import Timeline
 
 runner = CliRunner()
@@ -107,6 +108,11 @@ def test_a_cheap_strategy_wins_when_it_is_as_good(tmp_path: Path) -> None:
     assert learner.choices[-15:].count("cheap") >= 12
 
 
+def test_the_pareto_front_keeps_what_nothing_beats() -> None:
+    points = {"a": (0.9, 3.0), "b": (0.8, 1.0), "c": (0.7, 2.0), "d": (0.9, 4.0), "e": (0.5, 0.5)}
+    assert pareto_front(points) == ["e", "b", "a"]
+
+
 def test_the_posterior_interval_narrows_around_the_mean() -> None:
     wide, narrow = Posterior(), Posterior()
     for i in range(4):
@@ -155,6 +161,12 @@ def test_learn_records_choices_in_timelines_and_resumes(tmp_path: Path) -> None:
     assert found["ci"][0] <= found["dr"] <= found["ci"][1] and found["ess"] > 0
     refused = runner.invoke(app, ["learn", "estimate", "nobody"])
     assert refused.exit_code == 2 and "'nobody' was not a candidate" in refused.output
+
+    reported = runner.invoke(app, ["learn", "report", "--out", str(tmp_path / "r.html")])
+    assert reported.exit_code == 0, reported.output
+    page = (tmp_path / "r.html").read_text()
+    assert page.count("<svg") == 3 and "<script" not in page and "cumulative regret" in page
+    assert "Pareto front" in page and "strong" in page
 
     status = runner.invoke(app, ["learn", "status", "--json"])
     assert status.exit_code == 0, status.output

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -305,6 +306,22 @@ def estimate(
         f"  inverse propensity {found.ips:.4f}  95% [{found.ips_ci[0]:.4f}, {found.ips_ci[1]:.4f}]"
     )
     console.print(f"  effective sample size {found.ess:.1f}")
+
+
+@learn_app.command("report")
+def report(
+    name: Annotated[str, typer.Option(help="The learner to report on.")] = DEFAULT_NAME,
+    out: Annotated[
+        Path | None, typer.Option(help="Where to write it (default: beside its state).")
+    ] = None,
+) -> None:
+    """Write an HTML report: regret curve, estimates over time, accuracy against cost."""
+    from ekklesia.learn.learner import PatternLearner
+    from ekklesia.learn.report import write_report
+
+    with one_line_errors():
+        path = write_report(PatternLearner.load(name), out)
+    console.print(str(path))
 
 
 def register(app: typer.Typer) -> None:
