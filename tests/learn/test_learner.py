@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 import ekklesia as ek
 from ekklesia.cli import app
 from ekklesia.core.events import StrategyChosen
-from ekklesia.learn import PatternLearner, RunRecord, learn
+from ekklesia.learn import PatternLearner, Runner, RunRecord, learn
 from ekklesia.learn.bandit import Posterior, exploration
 from ekklesia.learn.report import pareto_front
 from ekklesia.runtime.timeline import Timeline
@@ -128,11 +128,11 @@ def test_the_posterior_interval_narrows_around_the_mean() -> None:
 def test_learn_records_choices_in_timelines_and_resumes(tmp_path: Path) -> None:
     path = tmp_path / "strategies.json"
     path.write_text(json.dumps(CLEAR_WINNER))
-    first = learn(path, runs=4, seed=2)
-    assert len(first["choices"]) == 4
-    result = runner.invoke(app, ["learn", str(path), "--runs", "12", "--seed", "2", "--json"])
-    assert result.exit_code == 0, result.output
-    report = json.loads(result.stdout)
+    with Runner() as warm:  # one set of hosts for the learner stopped after 4 runs and restarted
+        first = learn(path, runs=4, seed=2, runner=warm)
+        assert len(first["choices"]) == 4
+        report = learn(path, runs=12, seed=2, runner=warm)
+    assert report == learn(path, runs=12, seed=2)  # nothing left to run: the state, as saved
     assert set(report) == {"best", "estimates", "choices", "cumulative_regret"}
     assert report["choices"][:4] == first["choices"] and len(report["choices"]) == 12
     assert report["best"] == "strong"
@@ -167,6 +167,10 @@ def test_learn_records_choices_in_timelines_and_resumes(tmp_path: Path) -> None:
     page = (tmp_path / "r.html").read_text()
     assert page.count("<svg") == 3 and "<script" not in page and "cumulative regret" in page
     assert "Pareto front" in page and "strong" in page
+
+    shown = runner.invoke(app, ["learn", str(path), "--runs", "12", "--seed", "2", "--json"])
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout) == report
 
     status = runner.invoke(app, ["learn", "status", "--json"])
     assert status.exit_code == 0, status.output
