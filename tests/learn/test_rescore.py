@@ -49,7 +49,7 @@ PAIRS = {
     "consensus stop->none": (STOPPING, {**STOPPING, "stop_on_consensus": False}),
     "consensus stop, 3->5 rounds": (STOPPING, {**STOPPING, "rounds": 5}),
 }
-DEFAULT_RUN = ("majority->confidence", "no stop->consensus stop", "judge->majority")
+DEFAULT_RUN = ("no stop->consensus stop", "judge->majority")
 
 
 async def check_pair(
