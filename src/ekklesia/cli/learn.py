@@ -47,7 +47,11 @@ class _LearnGroup(TyperGroup):
 
 learn_app = typer.Typer(
     cls=_LearnGroup,
-    help="Learn which strategy wins: online (Thompson sampling), from records, off-policy.",
+    help=(
+        "Learn which strategy wins: `ekklesia learn STRATEGIES --suite S --runs N [--seed S] "
+        "[--name N] [--json]` runs the learner online (Thompson sampling); the commands below "
+        "read what it and the recorded runs hold."
+    ),
     no_args_is_help=True,
 )
 
