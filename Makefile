@@ -49,6 +49,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bi.py
 	$(BIN)/python benchmarks/research.py
 	$(BIN)/python benchmarks/serve.py
+	$(BIN)/python benchmarks/learner.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

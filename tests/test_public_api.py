@@ -26,6 +26,8 @@ INTENDED = {
     "bi",
     # the research team
     "research", "aresearch", "ResearchReport",
+    # learning which strategy wins
+    "learn", "PatternLearner",
     # errors
     "EkklesiaError", "UserError", "SpecError", "TimelineNotFound", "RunError", "HostFailure",
     "ReplayMismatch", "BudgetExceeded", "ToolError", "ConnectorError", "TransientError",

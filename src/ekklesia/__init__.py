@@ -60,7 +60,9 @@ from ekklesia.tasks import Task
 from ekklesia.tools import Tool, ToolContext, ToolResult, register_tool, tool
 
 if TYPE_CHECKING:
+    from ekklesia import learn
     from ekklesia.connectors.portkey import PortkeyModel
+    from ekklesia.learn import PatternLearner
 
 __version__ = "0.1.0"
 
@@ -90,6 +92,7 @@ __all__ = [
     "Model",
     "OpenAICompatModel",
     "Pattern",
+    "PatternLearner",
     "PatternReport",
     "PermanentError",
     "Population",
@@ -136,6 +139,7 @@ __all__ = [
     "code",
     "default_prices",
     "environments",
+    "learn",
     "model_from_spec",
     "patterns",
     "register_model_scheme",
@@ -158,4 +162,13 @@ def __getattr__(name: str) -> Any:
         from ekklesia.connectors.portkey import PortkeyModel
 
         return PortkeyModel
+    # The learner needs scipy; it is imported when a program first asks for it.
+    if name == "learn":
+        import ekklesia.learn
+
+        return ekklesia.learn
+    if name == "PatternLearner":
+        from ekklesia.learn import PatternLearner
+
+        return PatternLearner
     raise AttributeError(f"module 'ekklesia' has no attribute {name!r}")

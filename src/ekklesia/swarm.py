@@ -25,7 +25,7 @@ from ekklesia.agents.context import MemoryProvider
 from ekklesia.agents.model import Model
 from ekklesia.agents.roles import Role, get_role
 from ekklesia.core.aio import run_sync
-from ekklesia.core.events import AnyEvent
+from ekklesia.core.events import AnyEvent, StrategyChosen
 from ekklesia.core.imports import import_path, resolve
 from ekklesia.core.llm import LLMRequest, LLMResponse
 from ekklesia.core.task import Task
@@ -34,6 +34,7 @@ from ekklesia.patterns.graph import build_graph, validate_graph
 from ekklesia.patterns.library import get_pattern, library, register_pattern
 from ekklesia.patterns.pattern import Pattern, Plan
 from ekklesia.patterns.spec import AgentSpec, RunSpec
+from ekklesia.patterns.strategy import check_strategy, chooser_for
 from ekklesia.runtime.engine import EngineConfig, HostPool, RoundEngine, RunResult
 from ekklesia.runtime.ledger import Budget
 from ekklesia.runtime.placement import check_placement, place
@@ -42,7 +43,7 @@ from ekklesia.runtime.replay import ReplayReport
 from ekklesia.runtime.shell import EventListener
 from ekklesia.runtime.timeline import Timeline
 
-__all__ = ["ReplayReport", "RunResult", "Swarm", "areplay_swarm"]
+__all__ = ["ReplayReport", "RunResult", "Swarm", "areplay_swarm", "arun_auto"]
 
 
 class Swarm:
@@ -107,6 +108,7 @@ class Swarm:
         self.memory = memory
         self.name = name
         self._pool: HostPool | None = None
+        self._auto: dict[str, Swarm] = {}  # the swarms of strategies a learner chose
         self._described: dict[str, Any] | None = None
         self._config = EngineConfig(
             seed=seed, budget=self.budget, max_restarts=max_restarts, swarm_id=name
@@ -157,6 +159,9 @@ class Swarm:
 
     def close(self) -> None:
         """Stop the host actors. The swarm starts new ones if it runs again."""
+        for chosen in self._auto.values():
+            chosen.close()
+        self._auto = {}
         if self._pool is not None:
             self._pool.close()
             self._pool = None
@@ -175,14 +180,23 @@ class Swarm:
         *,
         replay: Timeline | None = None,
         on_event: EventListener | None = None,
+        notes: Sequence[AnyEvent] = (),
+        strategy: str | None = None,
     ) -> RunResult:
         """Run one task to the end; the timeline is written whatever happens.
 
-        ``on_event`` is called with each event as it is appended. Cancelling the awaiting task
-        ends the run cleanly: its timeline closes with a ``run_cancelled`` event.
+        ``on_event`` is called with each event as it is appended; ``notes`` are recorded right
+        after ``run_started`` (a learner's :class:`~ekklesia.core.events.StrategyChosen`).
+        Cancelling the awaiting task ends the run cleanly: its timeline closes with a
+        ``run_cancelled`` event. ``strategy="auto"`` asks the learner of the task's kind which
+        strategy to run (:mod:`ekklesia.patterns.strategy`): that strategy's swarm runs the task,
+        the choice is recorded in the timeline and the learner learns from the result.
         """
         if isinstance(task, str):
             task = Task.of(task)
+        check_strategy(strategy)
+        if strategy == "auto":
+            return await arun_auto(task, self._auto, on_event=on_event)
         pool = await self._hosts()
         if self._described is None:  # the same for every run of this swarm: validate it once
             self._described = self.describe()
@@ -195,11 +209,11 @@ class Swarm:
             partial(self.pattern.run, plan=self.plan),
             tags={"pattern": self.pattern.name, "task_kind": task.suite},
         )
-        return await engine.run(task, replay=replay, on_event=on_event)
+        return await engine.run(task, replay=replay, on_event=on_event, notes=notes)
 
-    def run(self, task: Task | str) -> RunResult:
+    def run(self, task: Task | str, *, strategy: str | None = None) -> RunResult:
         """Run one task (sync). Inside async code use :meth:`arun`."""
-        return run_sync(self.arun(task), "Swarm.run()", "await swarm.arun(...)")
+        return run_sync(self.arun(task, strategy=strategy), "Swarm.run()", "await swarm.arun(...)")
 
     async def stream(self, task: Task | str) -> AsyncIterator[AnyEvent]:
         """Each event of a run of ``task`` as it is appended, ending with the run's last event.
@@ -220,22 +234,30 @@ class Swarm:
                     await running
 
     async def arun_many(
-        self, tasks: Iterable[Task], *, on_result: Callable[[RunResult], None] | None = None
+        self,
+        tasks: Iterable[Task],
+        *,
+        on_result: Callable[[RunResult], None] | None = None,
+        strategy: str | None = None,
     ) -> list[RunResult]:
         """Run tasks one after another on the same hosts."""
         results = []
         for task in tasks:
-            result = await self.arun(task)
+            result = await self.arun(task, strategy=strategy)
             results.append(result)
             if on_result is not None:
                 on_result(result)
         return results
 
     def run_many(
-        self, tasks: Iterable[Task], *, on_result: Callable[[RunResult], None] | None = None
+        self,
+        tasks: Iterable[Task],
+        *,
+        on_result: Callable[[RunResult], None] | None = None,
+        strategy: str | None = None,
     ) -> list[RunResult]:
         return run_sync(
-            self.arun_many(tasks, on_result=on_result),
+            self.arun_many(tasks, on_result=on_result, strategy=strategy),
             "Swarm.run_many()",
             "await swarm.arun_many(...)",
         )
@@ -282,6 +304,21 @@ class Swarm:
             memory=memory,
             name=run_spec.name,
         )
+
+
+async def arun_auto(
+    task: Task, swarms: dict[str, Swarm], *, on_event: EventListener | None = None
+) -> RunResult:
+    """Run ``task`` by the strategy the learner of its kind chooses; ``swarms`` keeps the
+    chosen strategies' swarms (by spec) for the next tasks."""
+    chooser = chooser_for(task.suite)
+    chosen = chooser.choose(task)
+    key = chosen.spec.model_dump_json()
+    if key not in swarms:
+        swarms[key] = Swarm.from_spec(chosen.spec)
+    result = await swarms[key].arun(task, on_event=on_event, notes=chosen.notes)
+    chooser.record(chosen, result)
+    return result
 
 
 def _edges(edges: Sequence[tuple[str, str]], agents: Sequence[Agent]) -> nx.DiGraph:
@@ -350,7 +387,9 @@ async def areplay_swarm(recorded: Timeline) -> ReplayReport:
     task = Task.model_validate(started.task)
     swarm = Swarm.from_spec(started.spec, model_for=_RecordedModel)
     try:
-        result = await swarm.arun(task, replay=recorded)
+        # a learner's recorded choice is a decision, not a model output: it is carried over
+        notes = recorded.of_kind(StrategyChosen)
+        result = await swarm.arun(task, replay=recorded, notes=notes)
     finally:
         swarm.close()
     finished = recorded.finished

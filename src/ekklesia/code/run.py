@@ -24,8 +24,9 @@ from ekklesia.errors import SpecError
 from ekklesia.patterns.library import get_pattern, library, register_pattern
 from ekklesia.patterns.pattern import Pattern
 from ekklesia.patterns.spec import RunSpec
+from ekklesia.patterns.strategy import check_strategy
 from ekklesia.runtime.ray_support import ensure_ray, ray_cpus
-from ekklesia.swarm import RunResult, Swarm
+from ekklesia.swarm import RunResult, Swarm, arun_auto
 
 __all__ = ["PatternReport", "arun_pattern", "run_pattern"]
 
@@ -77,15 +78,21 @@ async def arun_pattern(
     rounds: int = 1,
     on_result: Callable[[RunResult], None] | None = None,
     concurrency: int | None = None,
+    strategy: str | None = None,
     **options: Any,
 ) -> PatternReport:
     """Run pattern ``name`` on each task; see the module docstring.
 
     Up to ``concurrency`` tasks (default: the CPUs Ray has) run at once on the swarm's hosts, so
     their sandboxes run side by side; each run is the same as it would be alone.
+    ``strategy="auto"`` instead asks the learner of each task's kind which strategy to run (one
+    task after another, since each choice learns from the one before); ``name`` is then ignored.
     """
     if not tasks:
         raise SpecError("run_pattern needs at least one task")
+    check_strategy(strategy)
+    if strategy == "auto":
+        return await _run_auto(tasks, on_result)
     pattern = get_pattern(name)
     if isinstance(name, Pattern) and library.get(pattern.name) is not pattern:
         register_pattern(pattern)  # a spec names its pattern: make this one findable by name
@@ -104,6 +111,32 @@ async def arun_pattern(
     scores = [r.score for r in results if r.score is not None]
     return PatternReport(
         pattern=pattern.name,
+        tasks=len(results),
+        score=sum(scores) / len(scores) if scores else None,
+        usage=sum((r.usage for r in results), Usage()),
+        wall_s=time.perf_counter() - began,
+        results=results,
+    )
+
+
+async def _run_auto(
+    tasks: Sequence[Task], on_result: Callable[[RunResult], None] | None
+) -> PatternReport:
+    began = time.perf_counter()
+    swarms: dict[str, Swarm] = {}
+    results = []
+    try:
+        for task in tasks:
+            result = await arun_auto(task, swarms)
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
+    finally:
+        for swarm in swarms.values():
+            swarm.close()
+    scores = [r.score for r in results if r.score is not None]
+    return PatternReport(
+        pattern="auto",
         tasks=len(results),
         score=sum(scores) / len(scores) if scores else None,
         usage=sum((r.usage for r in results), Usage()),
@@ -144,6 +177,7 @@ def run_pattern(
     rounds: int = 1,
     on_result: Callable[[RunResult], None] | None = None,
     concurrency: int | None = None,
+    strategy: str | None = None,
     **options: Any,
 ) -> PatternReport:
     """Run pattern ``name`` on each task (sync); inside async code use :func:`arun_pattern`."""
@@ -156,6 +190,7 @@ def run_pattern(
             rounds=rounds,
             on_result=on_result,
             concurrency=concurrency,
+            strategy=strategy,
             **options,
         ),
         "run_pattern()",

@@ -43,6 +43,7 @@ __all__ = [
     "StageStarted",
     "StatesSaved",
     "StopReason",
+    "StrategyChosen",
     "ToolCalled",
     "Usage",
     "VoteCast",
@@ -267,6 +268,21 @@ class RunFinished(_Event):
     score: float | None = None
 
 
+class StrategyChosen(_Event):
+    """Which strategy a learner chose for this run, and how likely its randomised policy was to
+    choose each candidate (``propensities``, summing to 1; ``propensity`` is the chosen one's).
+    Recorded right after ``run_started`` so that off-policy estimates can be read from the
+    timelines alone; ``objective`` is the expression the learner optimised."""
+
+    kind: Literal["strategy_chosen"] = "strategy_chosen"
+    learner: str
+    decision: int
+    strategy: str
+    propensity: float
+    propensities: dict[str, float]
+    objective: str = "accuracy"
+
+
 class RunErrored(_Event):
     kind: Literal["run_error"] = "run_error"
     error: str
@@ -347,6 +363,7 @@ AnyEvent: TypeAlias = (
     | Aggregated
     | RunStopped
     | RunFinished
+    | StrategyChosen
     | RunErrored
     | RunCancelled
     | RoundMeasured

@@ -500,7 +500,10 @@ class RoundEngine:
         *,
         replay: Timeline | None = None,
         on_event: EventListener | None = None,
+        notes: Sequence[AnyEvent] = (),
     ) -> RunResult:
+        """Run ``task``; ``notes`` are events of the caller's own (a learner's choice) recorded
+        right after ``run_started``."""
         recorder = RunRecorder(on_event=on_event)
         ledger = Ledger(self.config.budget)
         with recorder.closing():
@@ -512,6 +515,8 @@ class RoundEngine:
                     tags=self.tags,
                 )
             )
+            for note in notes:
+                recorder.emit(note)
             recorder.flush()
             context = RunContext(self, recorder, task, ledger, replay)
             with _tracer.start_as_current_span(
