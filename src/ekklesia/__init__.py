@@ -50,8 +50,10 @@ from ekklesia.patterns.library import register_pattern
 from ekklesia.patterns.pattern import Gate, Pattern, RoundView, Stage, StopRule
 from ekklesia.patterns.spec import AgentSpec, RunSpec
 from ekklesia.replay import areplay, replay
+from ekklesia.runtime.costs import CostRecords
 from ekklesia.runtime.ledger import Budget, Ledger
 from ekklesia.runtime.ledger_actor import BudgetedModel, session_ledger
+from ekklesia.runtime.session import session
 from ekklesia.runtime.timeline import Timeline
 from ekklesia.simulation import RoundReport, Simulation, SimulationResult
 from ekklesia.swarm import ReplayReport, RunResult, Swarm
@@ -74,6 +76,7 @@ __all__ = [
     "ChatTurn",
     "CircuitOpen",
     "ConnectorError",
+    "CostRecords",
     "EkklesiaError",
     "FallbackModel",
     "FunctionModel",
@@ -140,6 +143,7 @@ __all__ = [
     "register_tool",
     "replay",
     "run_pattern",
+    "session",
     "session_ledger",
     "tasks",
     "tool",
