@@ -101,19 +101,23 @@ class CostTotals(BaseModel):
 
 class CostRow(CostTotals):
     """The totals of one group. ``label`` says what it is (a session's command, a run's
-    pattern/task); ``first`` and ``last`` are the Unix times of its first and last call."""
+    pattern/task); ``first`` and ``last`` are the Unix times of its first and last call. A run's
+    row also says its session, status, why it stopped and its USD budget (``None`` if none)."""
 
     key: str
     label: str = ""
-    session: str | None = None
     runs: int = 0
     first: float = 0.0
     last: float = 0.0
+    session: str | None = None
+    status: str | None = None
+    stop_reason: str | None = None
+    max_usd: float | None = None
 
     def as_dict(self, group_by: GroupBy) -> dict[str, Any]:
         data: dict[str, Any] = {group_field(group_by): self.key, "label": self.label}
-        if self.session is not None:
-            data["session"] = self.session
+        if group_by == "run":
+            data.update(self.model_dump(include={"session", "status", "stop_reason", "max_usd"}))
         data.update(runs=self.runs, first=_iso(self.first), last=_iso(self.last))
         data.update(self.model_dump(include=set(MEASURES)))
         return data
@@ -140,7 +144,7 @@ class CostReport(BaseModel):
     def as_csv(self) -> str:
         rows = [row.as_dict(self.group_by) for row in self.rows]
         fields = [group_field(self.group_by), "label"]
-        fields += ["session"] if self.group_by == "run" else []
+        fields += ["session", "status", "stop_reason", "max_usd"] if self.group_by == "run" else []
         fields += ["runs", "first", "last", *MEASURES]
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
@@ -191,18 +195,23 @@ class CostRecords:
         if group_by not in GROUPS:
             raise UserError(f"group_by {group_by!r} is not one of {', '.join(GROUPS)}")
         column = group_field(group_by)
-        grouped = self.calls.group_by(column).aggregate(
+        # one thread: sums in one order, so the same calls always give the same float
+        grouped = self.calls.group_by(column, use_threads=False).aggregate(
             [(m, "sum") for m in MEASURES]
             + [("run_id", "count_distinct"), ("wall_time", "min"), ("wall_time", "max")]
         )
         rows = []
         for found in grouped.to_pylist():
             key = found[column]
+            run = self.runs[key] if group_by == "run" else None
             rows.append(
                 CostRow(
                     key=key,
                     label=self._label(group_by, key),
-                    session=self.runs[key].session if group_by == "run" else None,
+                    session=run.session if run else None,
+                    status=run.status if run else None,
+                    stop_reason=run.stop_reason if run else None,
+                    max_usd=run.max_usd if run else None,
                     runs=found["run_id_count_distinct"],
                     first=found["wall_time_min"],
                     last=found["wall_time_max"],
@@ -217,7 +226,7 @@ class CostRecords:
 
     def detail(self) -> list[dict[str, Any]]:
         """Totals per run, model and agent: the finest grain, sorted by those three."""
-        grouped = self.calls.group_by(list(_DETAIL)).aggregate([(m, "sum") for m in MEASURES])
+        grouped = self.calls.group_by(list(_DETAIL), use_threads=False).aggregate([(m, "sum") for m in MEASURES])
         named = grouped.rename_columns([c.removesuffix("_sum") for c in grouped.column_names])
         return sorted(named.to_pylist(), key=lambda r: tuple(r[k] for k in _DETAIL))
 
