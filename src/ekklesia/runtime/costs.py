@@ -226,7 +226,9 @@ class CostRecords:
 
     def detail(self) -> list[dict[str, Any]]:
         """Totals per run, model and agent: the finest grain, sorted by those three."""
-        grouped = self.calls.group_by(list(_DETAIL), use_threads=False).aggregate([(m, "sum") for m in MEASURES])
+        grouped = self.calls.group_by(list(_DETAIL), use_threads=False).aggregate(
+            [(m, "sum") for m in MEASURES]
+        )
         named = grouped.rename_columns([c.removesuffix("_sum") for c in grouped.column_names])
         return sorted(named.to_pylist(), key=lambda r: tuple(r[k] for k in _DETAIL))
 
