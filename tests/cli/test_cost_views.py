@@ -44,14 +44,26 @@ def two_commands(
     return recorded[1]
 
 
-def cli80(*args: str) -> str:
-    """The command in a real process whose terminal is 80 columns wide."""
+_IN_80_COLUMNS = """
+import sys
+from ekklesia.cli import app
+for args in sys.argv[1:]:
+    try:
+        app(args.split(), prog_name="ekklesia")
+    except SystemExit as exit:
+        assert not exit.code, exit.code
+    print("\\f", flush=True)
+"""
+
+
+def cli80(*commands: str) -> list[str]:
+    """The commands in one real process (one import) whose terminal is 80 columns wide."""
     env = {**os.environ, "COLUMNS": "80", "PYTHONPATH": str(Path(__file__).parents[2] / "src")}
     done = subprocess.run(
-        [sys.executable, "-m", "ekklesia", *args], env=env, capture_output=True, text=True
+        [sys.executable, "-c", _IN_80_COLUMNS, *commands], env=env, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
-    return done.stdout
+    return done.stdout.split("\f\n")[: len(commands)]
 
 
 def test_the_runs_of_one_command_are_one_session(two_commands: list[dict[str, object]]) -> None:
@@ -87,9 +99,9 @@ def test_both_views_fit_80_columns_and_say_how_to_drill_down(
     two_commands: list[dict[str, object]],
 ) -> None:
     summaries = Timeline.summaries()
-    report = cli80("cost", "report")
-    listed = cli80("timeline", "list", "--limit", "4")
-    by_run = cli80("cost", "report", "--session", summaries[-1].session)
+    report, listed, by_run = cli80(
+        "cost report", "timeline list --limit 4", f"cost report --session {summaries[-1].session}"
+    )
     for text in (report, listed, by_run):
         assert max(len(line) for line in text.splitlines()) <= 80, text
         assert "…" not in text.replace("… 1 more", "")  # nothing cut

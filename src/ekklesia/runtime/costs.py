@@ -174,16 +174,18 @@ class CostRecords:
         chosen: dict[str, RunSummary] = {}
         tables = []
         for path in _paths(list(runs), directory):
-            summary = _summary(path)
+            file = _open(path)
+            summary = _summary(path, file)
             if session is not None and summary.session != session:
                 continue
-            if since is not None and summary.ended < since and path.suffix == ".parquet":
+            if since is not None and summary.ended < since and file is not None:
                 continue
-            table = _calls(path, summary, since)
+            table = _calls(path, file, summary, since)
             chosen[summary.run_id] = summary
             if table.num_rows:
                 tables.append(table)
-        return cls(pa.concat_tables(tables) if tables else _empty(), chosen)
+        calls = pa.concat_tables(tables).combine_chunks() if tables else _empty()
+        return cls(calls, chosen)
 
     def total(self) -> CostTotals:
         if not self.calls.num_rows:
@@ -253,11 +255,25 @@ def _paths(runs: list[str], directory: Path) -> list[Path]:
     return paths
 
 
-def _summary(path: Path) -> RunSummary:
+def _unreadable(path: Path, exc: Exception) -> UserError:
+    return UserError(f"{path} is not a readable timeline ({type(exc).__name__})")
+
+
+def _open(path: Path) -> pq.ParquetFile | None:
+    """The Parquet file, opened once for its footer and its columns (``None`` for a journal)."""
+    if path.suffix != ".parquet":
+        return None
     try:
-        return Timeline.read_summary(path)
+        return pq.ParquetFile(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise _unreadable(path, exc) from None
+
+
+def _summary(path: Path, file: pq.ParquetFile | None) -> RunSummary:
+    try:
+        return Timeline.read_summary(path, file)
     except (pa.ArrowInvalid, OSError, KeyError, ValueError) as exc:
-        raise UserError(f"{path} is not a readable timeline ({type(exc).__name__})") from None
+        raise _unreadable(path, exc) from None
 
 
 def _empty() -> pa.Table:
@@ -280,24 +296,26 @@ def _not_spent(payloads: list[str]) -> tuple[list[bool], list[bool]]:
     return failed, refused
 
 
-def _read(path: Path, since: float | None) -> pa.Table:
-    """The call rows of one timeline: the typed columns, and the payload of the uncosted ones."""
-    if path.suffix == ".jsonl":
+def _read(path: Path, file: pq.ParquetFile | None, since: float | None) -> pa.Table:
+    """The call rows of one timeline: its typed columns (all of a journal's)."""
+    if file is None:
         table = event_columns(Timeline.read(path).events)
     else:
         try:
-            table = pq.read_table(path, columns=[*_COLUMNS, "wall_time"])
+            table = file.read(columns=[*_COLUMNS, "wall_time"], use_threads=False)
         except (pa.ArrowInvalid, OSError, KeyError, ValueError) as exc:
-            raise UserError(f"{path} is not a readable timeline ({type(exc).__name__})") from None
+            raise _unreadable(path, exc) from None
     keep = pc.is_in(table["kind"], _CALL_KINDS)
     if since is not None:
         keep = pc.and_(keep, pc.greater_equal(table["wall_time"], since))
     return table.filter(keep)
 
 
-def _calls(path: Path, summary: RunSummary, since: float | None) -> pa.Table:
+def _calls(
+    path: Path, file: pq.ParquetFile | None, summary: RunSummary, since: float | None
+) -> pa.Table:
     """One row per model call or refusal of one timeline, with the measures as columns."""
-    table = _read(path, since)
+    table = _read(path, file, since)
     is_call = pc.equal(table["kind"], "model_call")
     uncosted = pc.and_(is_call, pc.is_null(table["cost_usd"]))
     seqs = table.filter(uncosted)["seq"].combine_chunks()
@@ -307,7 +325,8 @@ def _calls(path: Path, summary: RunSummary, since: float | None) -> pa.Table:
         if "payload" in table.column_names:
             payloads = table.filter(uncosted)["payload"].to_pylist()
         else:
-            found = pq.read_table(path, columns=["seq", "payload"])
+            assert file is not None  # a journal's table has its payloads
+            found = file.read(columns=["seq", "payload"], use_threads=False)
             found = found.filter(pc.is_in(found["seq"], seqs))
             seqs, payloads = found["seq"].combine_chunks(), found["payload"].to_pylist()
         failed, refused = _not_spent(payloads)

@@ -16,7 +16,6 @@ which :meth:`Timeline.summaries` lists without reading any events.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import time
@@ -167,17 +166,18 @@ class Timeline:
         return path
 
     @staticmethod
-    def read_summary(path: Path) -> RunSummary:
-        """The summary of the run recorded at ``path``: from its footer, else from its events."""
+    def read_summary(path: Path, file: pq.ParquetFile | None = None) -> RunSummary:
+        """The summary of the run recorded at ``path`` (or in the open ``file``): from its
+        footer, else from its events."""
         if path.suffix == ".parquet":
             try:
-                found = (pq.read_schema(path).metadata or {}).get(_SUMMARY_KEY)
+                file = file or pq.ParquetFile(path)
             except (pa.ArrowInvalid, OSError) as exc:
-                raise UserError(
-                    f"{path} is not a readable timeline ({type(exc).__name__})"
-                ) from None
+                kind = type(exc).__name__
+                raise UserError(f"{path} is not a readable timeline ({kind})") from None
+            found = (file.schema_arrow.metadata or {}).get(_SUMMARY_KEY)
             if found is not None:
-                return RunSummary.model_validate(json.loads(found))
+                return RunSummary.model_validate_json(found)
         return Timeline.read(path).summary()
 
     @staticmethod
