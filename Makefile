@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/connectors.py
 	$(BIN)/python benchmarks/memory.py
 	$(BIN)/python benchmarks/sandbox.py
+	$(BIN)/python benchmarks/cost_views.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
