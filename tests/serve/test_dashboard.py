@@ -22,7 +22,7 @@ from typing import Annotated, Any
 
 import pytest
 import uvicorn
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -44,7 +44,7 @@ SCREENSHOT = Path(__file__).parents[2] / "docs" / "dashboard.png"
 def test_require(permission: str) -> Callable[..., str]:
     """The bearer key (or ``?key=`` for the page itself) must be known and hold ``permission``."""
 
-    def dependency(request: Request) -> str:
+    def dependency(request: Request, response: Response) -> str:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" and request.url.path == "/dashboard":
             token = request.query_params.get("key", "")
@@ -52,6 +52,7 @@ def test_require(permission: str) -> Callable[..., str]:
             raise HTTPException(401, "a valid API key is required", {"WWW-Authenticate": "Bearer"})
         if permission not in KEYS[token]:
             raise HTTPException(403, f"the key lacks the permission {permission!r}")
+        response.headers["x-ratelimit-remaining-requests"] = "3"  # as the front's quotas say
         return token
 
     return dependency
@@ -262,7 +263,8 @@ def test_the_dashboard_in_chromium(served: str, client: TestClient, tmp_path: Pa
                 )
                 assert shown == [[r[field], money(r["usd"])] for r in data["rows"]]
             alerts = page.text_content("#alerts") or ""
-            assert "stopped by its budget" in alerts
+            assert "stopped by its budget" in alerts and "quota nearly used: requests" in alerts
+            assert page.text_content("#quota") == "quota left: requests 3"
 
             # drill down: the older session, its two runs, one run's transcript
             page.click(f"#sessions tr[data-session='{sessions[1]['session']}']")

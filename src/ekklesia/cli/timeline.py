@@ -46,9 +46,10 @@ def list_runs(
         statuses: tuple[RunStatus, ...] = ("finished", "failed", "cancelled", "running", "died")
         if status is not None and status not in statuses:
             fail(f"--status {status!r} is not one of {', '.join(statuses)}")
+        every = Timeline.summaries()
         found = [
             s
-            for s in Timeline.summaries()
+            for s in every
             if (session is None or s.session == session) and (status in (None, s.status))
         ]
     shown = found[:limit]
@@ -57,7 +58,7 @@ def list_runs(
             typer.echo(_json(summary))
         return
     if not shown:
-        console.print(f"no timelines under {timeline_dir()}" + (" match" if found else ""))
+        console.print(f"no timelines under {timeline_dir()}" + (" match" if every else ""))
         return
     _print_runs(shown)
     more = len(found) - len(shown)
