@@ -114,6 +114,7 @@ def test_both_views_fit_80_columns_and_say_how_to_drill_down(
     assert "finished" in listed and "debate/arithmetic" in listed and "$0.0" in listed
     assert f"ekklesia timeline show {summaries[0].run_id}" in listed
     assert all(s.run_id in by_run for s in summaries[2:]) and "by run" in by_run
+    assert "  ekklesia cost report --by agent|pattern|key|day|session\n" in by_run  # not wrapped
 
 
 def test_timeline_list_as_json_and_its_bad_flags(two_commands: list[dict[str, object]]) -> None:

@@ -139,7 +139,9 @@ def _hint(shown: list[CostReport], narrowed: bool) -> str:
     if runs and runs.rows:
         lines.append(f"  ekklesia timeline show {runs.rows[0].key}   (a transcript)")
     others = "|".join(g for g in GROUPS if g not in {r.group_by for r in shown})
-    lines.append(f"  ekklesia cost report --by {others}" + ("   (also with --session)" * narrowed))
+    narrowing = "  (with the same --session or --run)" if narrowed else ""
+    lines.append(f"  ekklesia cost report --by {others}")
+    lines += [narrowing] if narrowing else []
     return "\n".join(lines)
 
 
