@@ -50,6 +50,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/research.py
 	$(BIN)/python benchmarks/serve.py
 	$(BIN)/python benchmarks/learner.py
+	$(BIN)/python benchmarks/cost_views.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

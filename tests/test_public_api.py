@@ -7,6 +7,8 @@ INTENDED = {
     "Swarm", "RunResult", "Agent", "Utterance", "StepContext", "Role", "register_role",
     "Task", "tasks", "Budget", "Ledger", "Usage", "Timeline", "build_graph",
     "AgentMessage", "TaskMessage", "replay", "areplay", "ReplayReport",
+    # what runs cost, and the session that groups the runs of one command or request
+    "CostRecords", "session",
     # models
     "Model", "LLMRequest", "LLMResponse", "ChatTurn", "SimHints", "SimulatedModel",
     "FunctionModel", "ReplayModel", "model_from_spec", "register_model_scheme",

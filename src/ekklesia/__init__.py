@@ -51,8 +51,10 @@ from ekklesia.patterns.pattern import Gate, Pattern, RoundView, Stage, StopRule
 from ekklesia.patterns.spec import AgentSpec, RunSpec
 from ekklesia.replay import areplay, replay
 from ekklesia.research.run import ResearchReport, aresearch, research
+from ekklesia.runtime.costs import CostRecords
 from ekklesia.runtime.ledger import Budget, Ledger
 from ekklesia.runtime.ledger_actor import BudgetedModel, session_ledger
+from ekklesia.runtime.session import session
 from ekklesia.runtime.timeline import Timeline
 from ekklesia.simulation import RoundReport, Simulation, SimulationResult
 from ekklesia.swarm import ReplayReport, RunResult, Swarm
@@ -77,6 +79,7 @@ __all__ = [
     "ChatTurn",
     "CircuitOpen",
     "ConnectorError",
+    "CostRecords",
     "EkklesiaError",
     "FallbackModel",
     "FunctionModel",
@@ -149,6 +152,7 @@ __all__ = [
     "replay",
     "research",
     "run_pattern",
+    "session",
     "session_ledger",
     "tasks",
     "tool",

@@ -103,8 +103,10 @@ def test_cost_report_for_one_run_as_csv(cli: typer.Typer, recorded: list[str]) -
 def test_cost_report_as_tables(cli: typer.Typer, recorded: list[str]) -> None:
     code, out, _ = invoke(cli, "cost", "report")
     assert code == 0
-    for heading in ("by run", "by model", "by agent", "local-llama", "carol"):
+    for heading in ("by model", "by session", "local-llama", "run-a", "drill down"):
         assert heading in out
+    code, by_agent, _ = invoke(cli, "cost", "report", "--by", "agent")
+    assert code == 0 and "by agent" in by_agent and "carol" in by_agent
     assert "total  5 calls, 1,600 tokens in, 600 out, $0.013000 (+1 calls of unknown cost)" in out
 
 

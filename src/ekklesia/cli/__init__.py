@@ -6,6 +6,8 @@ import importlib
 
 import typer
 
+from ekklesia.runtime.session import session
+
 __all__ = ["app", "main"]
 
 app = typer.Typer(
@@ -15,6 +17,13 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _one_session(ctx: typer.Context) -> None:
+    """Each invocation is one session: the runs it starts are recorded under one id."""
+    ctx.with_resource(session(command=f"ekklesia {ctx.invoked_subcommand or ''}".strip()))
+
 
 _COMMAND_MODULES = (
     "run",

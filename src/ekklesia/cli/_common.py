@@ -4,6 +4,7 @@ events — a finished run's transcript or a live run's events as they come."""
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -42,6 +43,7 @@ from ekklesia.runtime.timeline import Timeline
 
 __all__ = [
     "EventPrinter",
+    "command_line",
     "console",
     "err_console",
     "fail",
@@ -53,6 +55,27 @@ __all__ = [
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def command_line(ctx: typer.Context) -> str:
+    """The command as typed, for people reading a session: its path and the options given."""
+    words: list[str] = []
+    node: typer.Context | None = ctx
+    while node is not None and node.parent is not None:  # the root's name is how it was started
+        words.insert(0, node.info_name or "")
+        node = node.parent  # type: ignore[assignment]
+    for param in ctx.command.params:
+        source = ctx.get_parameter_source(param.name) if param.name else None
+        if param.name is None or source is None or source.name != "COMMANDLINE":
+            continue
+        value = ctx.params[param.name]
+        name = param.opts[0] if param.param_type_name == "option" else ""
+        if getattr(param, "is_flag", False):
+            words.append(name)
+            continue
+        for item in value if isinstance(value, list | tuple) else [value]:
+            words += [name, str(getattr(item, "value", item))] if name else [str(item)]
+    return shlex.join(["ekklesia", *words])
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

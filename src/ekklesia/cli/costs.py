@@ -1,8 +1,9 @@
-"""``ekklesia cost report``: tokens and USD by run, model and agent, from the recorded timelines.
+"""``ekklesia cost report``: tokens and USD by model and by session, newest first, then drill down.
 
-Reads the typed columns of the timeline Parquet files with pyarrow and totals them with Arrow's
-group-by. Only calls recorded without a cost have their JSON payload read, to tell a failed or
-refused call (which cost nothing) from an unpriced one (whose cost is unknown).
+The figures are :class:`~ekklesia.runtime.costs.CostRecords`' (the same as ``GET /v1/costs``).
+Without ``--by`` the table opens with the totals by model and by session (the runs of one command
+or one HTTP request); ``--session ID`` narrows to one session and lists its runs; ``--by`` shows
+one grouping. JSON (``--format json``) keeps every grouping; CSV lists run × model × agent.
 """
 
 from __future__ import annotations
@@ -10,35 +11,31 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
-from pathlib import Path
 from typing import Annotated, Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from ekklesia.cli._common import console, one_line_errors
+from ekklesia.cli._common import console, fail, one_line_errors
 from ekklesia.core.paths import timeline_dir
-from ekklesia.errors import TimelineNotFound, UserError
-
-__all__ = ["cost_rows", "register"]
-
-_CALL_KINDS = pa.array(["model_call", "call_refused"])
-_COLUMNS = ["seq", "kind", "agent", "model", "input_tokens", "output_tokens", "cost_usd"]
-_MEASURES = (
-    "calls",
-    "input_tokens",
-    "output_tokens",
-    "usd",
-    "unpriced_calls",
-    "failed_calls",
-    "refused_calls",
+from ekklesia.runtime.costs import (
+    GROUPS,
+    MEASURES,
+    CostRecords,
+    CostReport,
+    CostRow,
+    CostTotals,
+    GroupBy,
+    group_field,
+    parse_since,
 )
-_KEYS = ("run_id", "model", "agent")
+
+__all__ = ["money", "register", "report_json", "small_table"]
+
+_DEFAULT_LIMIT = 10
 
 
 class Format(StrEnum):
@@ -47,154 +44,115 @@ class Format(StrEnum):
     csv = "csv"
 
 
-def _since(text: str | None) -> float | None:
-    if text is None:
-        return None
-    try:
-        return datetime.fromisoformat(text).timestamp()
-    except ValueError:
-        raise UserError(
-            f"--since {text!r} is not a date: use YYYY-MM-DD or YYYY-MM-DDTHH:MM"
-        ) from None
+def money(value: float) -> str:
+    """USD short enough for a column and never cut: cents above $1, 3 significant digits below."""
+    if value == 0:
+        return "$0"
+    if value >= 1:
+        return f"${value:,.2f}"
+    if value >= 0.01:
+        return f"${value:.4f}"
+    return f"${value:.6f}" if value >= 1e-6 else "<$0.000001"
 
 
-def _paths(runs: list[str], directory: Path) -> list[Path]:
-    if not runs:
-        return sorted(directory.glob("*.parquet")) if directory.exists() else []
-    paths = []
-    for run_id in runs:
-        path = directory / f"{run_id}.parquet"
-        if "/" in run_id or "\\" in run_id or not path.is_file():
-            raise TimelineNotFound(f"no timeline recorded for run {run_id!r} under {directory}")
-        paths.append(path)
-    return paths
+def when(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M") if ts else "—"
 
 
-def _not_spent(path: Path, seqs: pa.Array) -> tuple[list[int], list[int]]:
-    """Of the calls recorded without a cost, the ones that failed and the ones refused."""
-    table = pq.read_table(path, columns=["seq", "payload"])
-    table = table.filter(pc.is_in(table["seq"], seqs))
-    failed, refused = [], []
-    for seq, payload in zip(table["seq"].to_pylist(), table["payload"].to_pylist(), strict=True):
-        response = json.loads(payload).get("response") or {}
-        if response.get("finish_reason") == "refused":
-            refused.append(seq)
-        elif response.get("error"):
-            failed.append(seq)
-    return failed, refused
-
-
-def _calls(path: Path, since: float | None) -> pa.Table:
-    """One row per model call or refusal of one timeline, with the measures as columns."""
-    try:
-        columns = _COLUMNS if since is None else [*_COLUMNS, "wall_time"]
-        table = pq.read_table(path, columns=columns)
-        keep = pc.is_in(table["kind"], _CALL_KINDS)
-        if since is not None:
-            keep = pc.and_(keep, pc.greater_equal(table["wall_time"], since))
-        table = table.filter(keep)
-        is_call = pc.equal(table["kind"], "model_call")
-        unknown = table.filter(pc.and_(is_call, pc.is_null(table["cost_usd"])))["seq"]
-        failed, refused = _not_spent(path, unknown.combine_chunks()) if len(unknown) else ([], [])
-    except (pa.ArrowInvalid, OSError, KeyError, ValueError) as exc:
-        raise UserError(f"{path} is not a readable timeline ({type(exc).__name__})") from None
-    was_failed = pc.is_in(table["seq"], pa.array(failed, pa.int64()))
-    was_refused = pc.or_(pc.invert(is_call), pc.is_in(table["seq"], pa.array(refused, pa.int64())))
-    unpriced = pc.and_(
-        pc.and_(is_call, pc.is_null(table["cost_usd"])), pc.invert(pc.or_(was_failed, was_refused))
-    )
-
-    def count(mask: Any) -> pa.Array:
-        return pc.cast(mask, pa.int64())
-
-    rows = table.num_rows
-    return pa.table(
-        {
-            "run_id": pa.array([path.stem] * rows, pa.string()),
-            "model": pc.fill_null(table["model"], ""),
-            "agent": pc.fill_null(table["agent"], ""),
-            "calls": count(pc.invert(was_refused)),
-            "input_tokens": pc.fill_null(table["input_tokens"], 0),
-            "output_tokens": pc.fill_null(table["output_tokens"], 0),
-            "usd": pc.fill_null(table["cost_usd"], 0.0),
-            "unpriced_calls": count(unpriced),
-            "failed_calls": count(was_failed),
-            "refused_calls": count(was_refused),
-        }
+def small_table(title: str | None = None) -> Table:
+    """A borderless table: two spaces between columns, nothing at the edges."""
+    return Table(
+        title=title, title_justify="left", box=None, padding=(0, 1), pad_edge=False, expand=False
     )
 
 
-def _totals(table: pa.Table, keys: list[str]) -> list[dict[str, Any]]:
-    grouped = table.group_by(keys).aggregate([(m, "sum") for m in _MEASURES])
-    rows = grouped.rename_columns([c.removesuffix("_sum") for c in grouped.column_names])
-    return sorted(rows.to_pylist(), key=lambda r: tuple(r[k] for k in keys))
+def _notes(row: CostTotals) -> str:
+    parts = [
+        f"{row.unpriced_calls:,} unpriced" if row.unpriced_calls else "",
+        f"{row.failed_calls:,} failed" if row.failed_calls else "",
+        f"{row.refused_calls:,} refused" if row.refused_calls else "",
+    ]
+    return ", ".join(p for p in parts if p)
 
 
-def cost_rows(
-    runs: list[str] | None = None, since: str | None = None, directory: Path | None = None
-) -> pa.Table:
-    """Every recorded model call (and refusal) of the chosen runs, one row each, as measures."""
-    since_ts = _since(since)
-    tables = [_calls(p, since_ts) for p in _paths(runs or [], directory or timeline_dir())]
-    if not tables:
-        empty = {k: pa.array([], pa.string()) for k in _KEYS}
-        empty.update(
-            {m: pa.array([], pa.float64() if m == "usd" else pa.int64()) for m in _MEASURES}
-        )
-        return pa.table(empty)
-    return pa.concat_tables(tables)
+def _table(report: CostReport) -> Table:
+    group = report.group_by
+    table = small_table(f"by {group}" + (" (UTC)" if group == "day" else ""))
+    # ids stay whole (they are meant to be copied); names and commands fold rather than cut
+    table.add_column(group, no_wrap=group in ("session", "run"), overflow="fold", style="bold")
+    columns: list[tuple[str, Any]] = []
+    if group == "session":
+        columns += [("started", lambda r: when(r.first)), ("runs", lambda r: f"{r.runs:,}")]
+    if group in ("session", "run"):
+        columns.append(("tokens", lambda r: f"{r.input_tokens + r.output_tokens:,}"))
+    else:
+        columns += [
+            ("calls", lambda r: f"{r.calls:,}"),
+            ("tokens in", lambda r: f"{r.input_tokens:,}"),
+            ("out", lambda r: f"{r.output_tokens:,}"),
+        ]
+    columns.append(("USD", lambda r: money(r.usd)))
+    for name, _ in columns:
+        table.add_column(name, justify="right", no_wrap=True)
+    labelled = group in ("session", "run")
+    if labelled:
+        table.add_column("command" if group == "session" else "pattern/task", overflow="fold")
+    noted = any(_notes(row) for row in report.rows)
+    if noted:
+        table.add_column("notes", overflow="fold", style="yellow")
+    for row in report.rows:
+        cells = [escape(row.key or "—"), *(render(row) for _, render in columns)]
+        cells += [escape(row.label)] if labelled else []
+        cells += [_notes(row)] if noted else []
+        table.add_row(*cells)
+    return table
 
 
-def _report(table: pa.Table) -> dict[str, Any]:
-    total = (
-        {m: pc.sum(table[m]).as_py() or 0 for m in _MEASURES}
-        if table.num_rows
-        else dict.fromkeys(_MEASURES, 0)
-    )
-    return {
-        "total": total,
-        "by_run": _totals(table, ["run_id"]),  # keyed by_<title> for the tables below
-        "by_model": _totals(table, ["model"]),
-        "by_agent": _totals(table, ["agent"]),
-        "rows": _totals(table, list(_KEYS)),
-    }
-
-
-def _usd(value: float) -> str:
-    return f"${value:,.6f}"
-
-
-def _print_tables(report: dict[str, Any], directory: Path) -> None:
-    total = report["total"]
-    if not total["calls"] and not total["refused_calls"]:
-        console.print(f"no model calls recorded under {directory}")
+def _print(records: CostRecords, groups: list[GroupBy], limit: int, narrowed: bool) -> None:
+    total = records.total()
+    if not total.calls and not total.refused_calls:
+        console.print(f"no model calls recorded under {timeline_dir()}")
         return
-    for key, title in (("run_id", "run"), ("model", "model"), ("agent", "agent")):
-        rows = report[f"by_{title}"]
-        table = Table(title=f"by {title}")
-        width = max([len(title), *(len(row[key] or "—") for row in rows)])
-        table.add_column(title, no_wrap=True, min_width=width)
-        for column in ("calls", "in", "out", "USD", "unpriced", "failed", "refused"):
-            table.add_column(column, justify="right", no_wrap=True)
-        for row in rows:
-            table.add_row(
-                row[key] or "—",
-                f"{row['calls']:,}",
-                f"{row['input_tokens']:,}",
-                f"{row['output_tokens']:,}",
-                _usd(row["usd"]),
-                f"{row['unpriced_calls']:,}",
-                f"{row['failed_calls']:,}",
-                f"{row['refused_calls']:,}",
-            )
-        console.print(table)
-    unpriced = (
-        f" (+{total['unpriced_calls']} calls of unknown cost)" if total["unpriced_calls"] else ""
-    )
+    shown: list[CostReport] = []
+    for group in groups:
+        report = records.report(group, limit)
+        shown.append(report)
+        console.print(_table(report))
+        if report.more:
+            console.print(f"[dim]… {report.more:,} more (--limit {limit + report.more})[/]")
+        console.print()
+    unpriced = f" (+{total.unpriced_calls} calls of unknown cost)" if total.unpriced_calls else ""
     console.print(
-        f"total  {total['calls']:,} calls, {total['input_tokens']:,} tokens in, "
-        f"{total['output_tokens']:,} out, {_usd(total['usd'])}{unpriced}"
+        f"total  {total.calls:,} calls, {total.input_tokens:,} tokens in, "
+        f"{total.output_tokens:,} out, ${total.usd:,.6f}{unpriced}"
     )
+    console.print(_hint(shown, narrowed), style="dim", soft_wrap=False)
+
+
+def _hint(shown: list[CostReport], narrowed: bool) -> str:
+    """How to look closer, with an id from the table so it can be copied."""
+    sessions = next((r for r in shown if r.group_by == "session"), None)
+    runs = next((r for r in shown if r.group_by == "run"), None)
+    lines = ["drill down:"]
+    if sessions and sessions.rows:
+        lines.append(f"  ekklesia cost report --session {sessions.rows[0].key}   (its runs)")
+    if runs and runs.rows:
+        lines.append(f"  ekklesia timeline show {runs.rows[0].key}   (a transcript)")
+    others = "|".join(g for g in GROUPS if g not in {r.group_by for r in shown})
+    narrowing = "  (with the same --session or --run)" if narrowed else ""
+    lines.append(f"  ekklesia cost report --by {others}")
+    lines += [narrowing] if narrowing else []
+    return "\n".join(lines)
+
+
+def report_json(records: CostRecords, limit: int | None) -> dict[str, Any]:
+    """Every grouping, as ``ekklesia cost report --format json`` prints it."""
+    out: dict[str, Any] = {"total": records.total().model_dump()}
+    for group in GROUPS:
+        rows: list[CostRow] = records.report(group, limit).rows
+        out[f"by_{group}"] = [row.as_dict(group) for row in rows]
+    out["rows"] = records.detail()
+    return out
 
 
 def report(
@@ -203,23 +161,54 @@ def report(
         typer.Option("--run", help="Only this run (repeatable).", show_default=False),
     ] = None,
     since: Annotated[
-        str | None, typer.Option(help="Only calls at or after this date (YYYY-MM-DD[THH:MM]).")
+        str | None,
+        typer.Option(help="Only calls at or after this date, UTC (YYYY-MM-DD[THH:MM])."),
+    ] = None,
+    session: Annotated[
+        str | None, typer.Option(help="Only the runs of this session; lists them.")
+    ] = None,
+    by: Annotated[
+        str | None,
+        typer.Option("--by", help=f"One grouping: {', '.join(GROUPS)}.", show_default=False),
+    ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(help=f"Rows per grouping, newest first (tables: {_DEFAULT_LIMIT}; else all)."),
     ] = None,
     output: Annotated[Format, typer.Option("--format", help="table, json or csv.")] = Format.table,
 ) -> None:
-    """Tokens and USD by run, model and agent, from the recorded timelines."""
+    """Tokens and USD by model and by session (newest first), from the recorded timelines."""
     with one_line_errors():
-        totals = _report(cost_rows(run, since))
-    if output is Format.json:
-        typer.echo(json.dumps(totals))
-    elif output is Format.csv:
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=[*_KEYS, *_MEASURES], lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(totals["rows"])
-        typer.echo(buffer.getvalue(), nl=False)
-    else:
-        _print_tables(totals, timeline_dir())
+        if by is not None and by not in GROUPS:
+            fail(f"--by {by!r} is not one of {', '.join(GROUPS)}")
+        if limit is not None and limit < 1:
+            fail(f"--limit must be >= 1, got {limit}")
+        records = CostRecords.load(
+            since=parse_since(since, "--since"), runs=run or [], session=session
+        )
+        group: GroupBy | None = next((g for g in GROUPS if g == by), None)
+        if output is Format.json:
+            data = records.report(group, limit).as_json() if group else report_json(records, limit)
+            typer.echo(json.dumps(data))
+        elif output is Format.csv:
+            text = records.report(group, limit).as_csv() if group else _detail_csv(records)
+            typer.echo(text, nl=False)
+        else:
+            narrowed = session is not None or bool(run)
+            groups: list[GroupBy] = (
+                [group] if group else ["model", "run"] if narrowed else ["model", "session"]
+            )
+            _print(records, groups, limit or _DEFAULT_LIMIT, narrowed)
+
+
+def _detail_csv(records: CostRecords) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(
+        buffer, fieldnames=[group_field("run"), "model", "agent", *MEASURES], lineterminator="\n"
+    )
+    writer.writeheader()
+    writer.writerows(records.detail())
+    return buffer.getvalue()
 
 
 cost_app = typer.Typer(help="What runs cost, from their timelines.", no_args_is_help=True)

@@ -17,6 +17,7 @@ from ekklesia.agents.simulated import SimulatedModel
 from ekklesia.agents.spec import model_from_spec
 from ekklesia.cli._common import (
     EventPrinter,
+    command_line,
     console,
     fail,
     json_stdout,
@@ -31,6 +32,7 @@ from ekklesia.core.task import Task
 from ekklesia.errors import SpecError
 from ekklesia.patterns.graph import TOPOLOGIES
 from ekklesia.patterns.spec import RunSpec
+from ekklesia.runtime.session import current_origin, session
 from ekklesia.swarm import RunResult, Swarm
 from ekklesia.tasks import suite as load_suite
 
@@ -38,6 +40,7 @@ __all__ = ["register", "spec_from_flags"]
 
 
 def run(
+    ctx: typer.Context,
     spec: Annotated[
         str | None, typer.Option(help="A RunSpec file (YAML or JSON); flags override its fields.")
     ] = None,
@@ -93,7 +96,8 @@ def run(
         )
         swarm = Swarm.from_spec(run_spec)
         problems = load_suite(suite, tasks, run_spec.seed)
-        with swarm:
+        # every task's run under the invocation's session, named by the command as typed
+        with swarm, session(current_origin().session, command=command_line(ctx)):
             if follow:
                 results = asyncio.run(_follow(swarm, problems, emit if as_json else None))
             else:

@@ -38,6 +38,7 @@ __all__ = [
     "RunCancelled",
     "RunErrored",
     "RunFinished",
+    "RunOrigin",
     "RunStarted",
     "RunStopped",
     "StageStarted",
@@ -65,6 +66,7 @@ NONDETERMINISTIC_FIELDS = frozenset(
         "timeline_path",
         "pid",
         "hostname",
+        "origin",
     }
 )
 #: Events that record what the machine did, not what the swarm did.
@@ -122,10 +124,21 @@ class _Event(BaseModel):
     wall_time: float = 0.0
 
 
+class RunOrigin(BaseModel):
+    """Who started a run and as part of what: the session (every run of one command or one HTTP
+    request shares it), the command for people to read, and the API key's id over HTTP."""
+
+    model_config = ConfigDict(frozen=True)
+
+    session: str = ""
+    command: str = ""
+    key: str = ""
+
+
 class RunStarted(_Event):
     """The spec and the task, as validated. ``tags`` say what ran (pattern, task kind) for the
     tools that read many timelines; ``pid`` and ``hostname`` tell a run still going from one that
-    died."""
+    died; ``origin`` groups it with the other runs of its session (empty in older timelines)."""
 
     kind: Literal["run_started"] = "run_started"
     spec: dict[str, Any]
@@ -134,6 +147,7 @@ class RunStarted(_Event):
     tags: dict[str, str] = Field(default_factory=dict)
     pid: int = 0
     hostname: str = ""
+    origin: RunOrigin = Field(default_factory=RunOrigin)
 
 
 class RoundStarted(_Event):

@@ -5,7 +5,9 @@ keeps every event (and hands it to a listener as it is appended — the live str
 is new to the run's journal when asked (the engines do after every round), and closes the record
 however the run ends: with the engine's own closing events and a Parquet file when it finishes,
 with ``run_error`` when it raises, with ``run_cancelled`` when it is cancelled. Nothing a run
-completed is lost.
+completed is lost. The ``run_started`` event is stamped with the run's
+:class:`~ekklesia.core.events.RunOrigin`: the one given, else the session current when the
+recorder is made (:mod:`ekklesia.runtime.session`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
-from ekklesia.core.events import AnyEvent, RunCancelled, RunErrored, RunStarted
+from ekklesia.core.events import AnyEvent, RunCancelled, RunErrored, RunOrigin, RunStarted
+from ekklesia.runtime.session import current_origin
 from ekklesia.runtime.timeline import HOSTNAME, Timeline
 
 __all__ = ["EventListener", "RunRecorder", "new_run_id"]
@@ -41,10 +44,12 @@ class RunRecorder:
         run_id: str | None = None,
         on_event: EventListener | None = None,
         directory: Path | None = None,
+        origin: RunOrigin | None = None,
     ) -> None:
         self.timeline = Timeline(run_id or new_run_id())
         self.on_event = on_event
         self.directory = directory
+        self.origin = origin or current_origin()
 
     @property
     def run_id(self) -> str:
@@ -53,7 +58,8 @@ class RunRecorder:
     def emit(self, event: EV) -> EV:
         """Append ``event`` to the timeline and tell the listener."""
         if isinstance(event, RunStarted):
-            event = event.model_copy(update={"pid": os.getpid(), "hostname": HOSTNAME})
+            stamp = {"pid": os.getpid(), "hostname": HOSTNAME, "origin": self.origin}
+            event = event.model_copy(update=stamp)
         stamped = self.timeline.append(event)
         if self.on_event is not None:
             self.on_event(stamped)

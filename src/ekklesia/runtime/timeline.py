@@ -10,20 +10,19 @@ While a run goes on, :meth:`Timeline.flush` appends the events since the last fl
 operating system each time), so a run that crashes or is killed keeps every completed round. The
 Parquet file replaces the journal when the run ends. :meth:`Timeline.load` reads either, and
 :attr:`Timeline.status` says whether the run finished, failed, was cancelled, is still going
-or died.
+or died. The Parquet file's footer holds the run's :class:`~ekklesia.runtime.summary.RunSummary`,
+which :meth:`Timeline.summaries` lists without reading any events.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal, TypeVar, cast
+from typing import Any, TypeVar, cast
 
-import psutil
 import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import ValidationError
@@ -33,8 +32,6 @@ from ekklesia.core.events import (
     SCHEMA_VERSION,
     AnyEvent,
     ModelCalled,
-    RunCancelled,
-    RunErrored,
     RunFinished,
     RunStarted,
     ToolCalled,
@@ -43,12 +40,13 @@ from ekklesia.core.events import (
 )
 from ekklesia.core.paths import timeline_dir
 from ekklesia.errors import TimelineNotFound, UserError
+from ekklesia.runtime.summary import HOSTNAME, RunStatus, RunSummary, run_status, summarize
 
-__all__ = ["RunStatus", "Timeline"]
+__all__ = ["HOSTNAME", "RunStatus", "Timeline", "event_columns"]
 
 E = TypeVar("E")
 EV = TypeVar("EV", bound=AnyEvent)
-RunStatus = Literal["finished", "failed", "cancelled", "running", "died"]
+_SUMMARY_KEY = b"ekklesia.summary"
 
 _SCHEMA = pa.schema(
     [
@@ -66,7 +64,6 @@ _SCHEMA = pa.schema(
     metadata={b"ekklesia.schema_version": str(SCHEMA_VERSION).encode()},
 )
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-HOSTNAME = socket.gethostname()
 
 
 class Timeline:
@@ -116,17 +113,12 @@ class Timeline:
     @property
     def status(self) -> RunStatus:
         """How the run ended — or, for a journal, whether its process is still alive."""
-        last = self.events[-1] if self.events else None
-        if isinstance(last, RunFinished):
-            return "finished"
-        if isinstance(last, RunErrored):
-            return "failed"
-        if isinstance(last, RunCancelled):
-            return "cancelled"
         started = self.of_kind(RunStarted)
-        if started and _alive(started[0].pid, started[0].hostname):
-            return "running"
-        return "died"
+        pid, host = (started[0].pid, started[0].hostname) if started else (0, "")
+        return run_status(self.events[-1].kind if self.events else None, pid, host)
+
+    def summary(self) -> RunSummary:
+        return summarize(self.run_id, self.events)
 
     def usage(self) -> Usage:
         total = Usage()
@@ -160,24 +152,9 @@ class Timeline:
         directory = directory or (self._journal.parent if self._journal else timeline_dir())
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / f"{self.run_id}.parquet"
-        columns: dict[str, list[Any]] = {name: [] for name in _SCHEMA.names}
-        for event in self.events:
-            response = event.response if isinstance(event, ModelCalled) else None
-            columns["seq"].append(event.seq)
-            columns["kind"].append(event.kind)
-            columns["round"].append(event.round)
-            columns["agent"].append(getattr(event, "agent", None))
-            columns["model"].append(response.model if response else None)
-            columns["input_tokens"].append(response.input_tokens if response else None)
-            columns["output_tokens"].append(response.output_tokens if response else None)
-            columns["cost_usd"].append(
-                response.cost_usd
-                if response
-                else (event.cost_usd if isinstance(event, ToolCalled) else None)
-            )
-            columns["wall_time"].append(event.wall_time)
-            columns["payload"].append(event.model_dump_json())
-        table = pa.table(columns, schema=_SCHEMA)
+        table = event_columns(self.events).replace_schema_metadata(
+            {**(_SCHEMA.metadata or {}), _SUMMARY_KEY: self.summary().model_dump_json().encode()}
+        )
         tmp = path.with_suffix(".parquet.tmp")
         pq.write_table(table, tmp)
         os.replace(tmp, path)
@@ -187,6 +164,38 @@ class Timeline:
         self._journal = None
         self._flushed = len(self.events)
         return path
+
+    @staticmethod
+    def read_summary(path: Path, file: pq.ParquetFile | None = None) -> RunSummary:
+        """The summary of the run recorded at ``path`` (or in the open ``file``): from its
+        footer, else from its events."""
+        if path.suffix == ".parquet":
+            try:
+                file = file or pq.ParquetFile(path)
+            except (pa.ArrowInvalid, OSError) as exc:
+                kind = type(exc).__name__
+                raise UserError(f"{path} is not a readable timeline ({kind})") from None
+            found = (file.schema_arrow.metadata or {}).get(_SUMMARY_KEY)
+            if found is not None:
+                return RunSummary.model_validate_json(found)
+        return Timeline.read(path).summary()
+
+    @staticmethod
+    def summaries(directory: Path | None = None) -> list[RunSummary]:
+        """The summary of every recorded run, newest first."""
+        directory = directory or timeline_dir()
+        found = [Timeline.read_summary(p) for p in Timeline.paths(directory)]
+        return sorted(found, key=lambda s: (s.started, s.run_id), reverse=True)
+
+    @staticmethod
+    def paths(directory: Path | None = None) -> list[Path]:
+        """Each run's file: its Parquet timeline, else its journal; sorted by run id."""
+        directory = directory or timeline_dir()
+        if not directory.exists():
+            return []
+        found = {p.stem: p for p in directory.glob("*.jsonl")}
+        found |= {p.stem: p for p in directory.glob("*.parquet")}
+        return [found[run_id] for run_id in sorted(found)]
 
     @classmethod
     def read(cls, path: Path | str) -> Timeline:
@@ -246,11 +255,23 @@ class Timeline:
         return sorted(found)
 
 
-def _alive(pid: int, hostname: str) -> bool:
-    """Whether the process that wrote a journal still runs (only knowable on its own machine)."""
-    if pid <= 0 or hostname != HOSTNAME:
-        return False
-    try:
-        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
-    except psutil.Error:  # gone, or not ours to look at
-        return False
+def event_columns(events: list[AnyEvent]) -> pa.Table:
+    """The events as the timeline's table: typed columns for queries, the JSON in ``payload``."""
+    columns: dict[str, list[Any]] = {name: [] for name in _SCHEMA.names}
+    for event in events:
+        response = event.response if isinstance(event, ModelCalled) else None
+        columns["seq"].append(event.seq)
+        columns["kind"].append(event.kind)
+        columns["round"].append(event.round)
+        columns["agent"].append(getattr(event, "agent", None))
+        columns["model"].append(response.model if response else None)
+        columns["input_tokens"].append(response.input_tokens if response else None)
+        columns["output_tokens"].append(response.output_tokens if response else None)
+        columns["cost_usd"].append(
+            response.cost_usd
+            if response
+            else (event.cost_usd if isinstance(event, ToolCalled) else None)
+        )
+        columns["wall_time"].append(event.wall_time)
+        columns["payload"].append(event.model_dump_json())
+    return pa.table(columns, schema=_SCHEMA)
