@@ -1,8 +1,10 @@
 """``GET /v1/costs`` and the cost dashboard, on timelines recorded by real simulated runs.
 
-The application is built in ONE fixture (``app``): the dashboard's router, a ``require`` that
-checks fixed bearer keys, and ``/v1/runs`` and ``/v1/runs/{id}/timeline`` read from the recorded
-timelines — the shapes the HTTP front answers with. The browser test opens ``/dashboard`` in
+The router is tested on its own here, in ONE fixture (``app``): the dashboard's router, a
+``require`` that checks fixed bearer keys, and ``/v1/runs`` and ``/v1/runs/{id}/timeline`` read
+from the recorded timelines — the shapes the HTTP front answers with — so that every figure can be
+set up exactly (budgets, sessions, keys). ``test_dashboard_live.py`` opens the page on the HTTP
+front itself, with its real keys and runs. The browser test opens ``/dashboard`` in
 Debian's chromium (driven by Playwright, never a downloaded browser) and compares what it shows
 with what the API says.
 """
@@ -114,7 +116,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory, ray_session: None) -> Pat
 
 @pytest.fixture
 def app(recorded: Path, monkeypatch: pytest.MonkeyPatch) -> FastAPI:
-    """The application under test (at merge: the HTTP front's own app with its keys)."""
+    """The dashboard's router over the recorded runs, with test keys."""
     monkeypatch.setenv("EKKLESIA_HOME", str(recorded))
     api = FastAPI()
     api.include_router(make_router(test_require))

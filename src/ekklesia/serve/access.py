@@ -16,6 +16,7 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs
 
 from fastapi import HTTPException, Request, Response
 from fastapi.routing import APIRoute
@@ -180,6 +181,19 @@ def _bearer(scope: Scope) -> str | None:
     return None
 
 
+#: Pages a browser opens by address, where it cannot send a header: their key may come as
+#: ``?key=`` (once; the page keeps it and sends it as a bearer from then on).
+PAGE_PATHS = frozenset({"/dashboard"})
+
+
+def _page_key(scope: Scope, method: str, path: str) -> str | None:
+    if method != "GET" or path not in PAGE_PATHS:
+        return None
+    query = parse_qs(bytes(scope.get("query_string", b"")).decode("latin-1"))
+    keys = query.get("key")
+    return keys[0] if keys and keys[0] else None
+
+
 def _content_length(scope: Scope) -> int | None:
     for name, value in scope.get("headers", []):
         if name == b"content-length":
@@ -252,7 +266,7 @@ class AccessMiddleware:
                 )
 
         if path not in PUBLIC_PATHS:
-            token = _bearer(scope)
+            token = _bearer(scope) or _page_key(scope, method, path)
             key = self.access.keys.verify(token) if token else None
             if key is None:
                 status[0] = 401

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import importlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -37,6 +36,7 @@ from ekklesia.serve.access import (
     quota_error,
     require,
 )
+from ekklesia.serve.dashboard import make_router
 from ekklesia.serve.embeddings import MODEL_NAME
 from ekklesia.serve.health import check_health
 from ekklesia.serve.keys import ROLES
@@ -563,13 +563,8 @@ def build_asgi(backends: Backends, settings: Settings | None = None) -> AccessMi
 
 
 def _include_dashboard(api: FastAPI) -> None:
-    try:  # the cost dashboard and GET /v1/costs, when that module is there
-        dashboard = importlib.import_module("ekklesia.serve.dashboard")
-    except ModuleNotFoundError as exc:
-        if exc.name != "ekklesia.serve.dashboard":
-            raise
-        return
-    api.include_router(dashboard.make_router(require))
+    """The cost dashboard and ``GET /v1/costs``, behind the same keys and documented alike."""
+    api.include_router(make_router(require, _ERRORS))
 
 
 def _secure_schema(api: FastAPI) -> None:

@@ -11,7 +11,7 @@ once; kept in ``sessionStorage``, sent as ``Authorization: Bearer``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from importlib import resources
 from typing import Annotated, Any, Literal
 
@@ -63,9 +63,14 @@ def _invalid(field: str, message: str) -> HTTPException:
     return HTTPException(422, [{"loc": ["query", field], "msg": message, "type": "value_error"}])
 
 
-def make_router(require: Callable[[str], Any]) -> APIRouter:
-    """The cost routes, behind ``require("costs:read")`` and ``require("dashboard:read")``."""
+def make_router(
+    require: Callable[[str], Any], errors: Mapping[int | str, dict[str, Any]] | None = None
+) -> APIRouter:
+    """The cost routes, behind ``require("costs:read")`` and ``require("dashboard:read")``;
+    ``errors`` are the application's documented error answers (401, 403, 429…), added to each
+    route's own."""
     router = APIRouter()
+    common = dict(errors or {})
 
     @router.get(
         "/v1/costs",
@@ -80,6 +85,7 @@ def make_router(require: Callable[[str], Any]) -> APIRouter:
                     "text/csv": {"example": "model,label,runs,first,last,calls,...\n"},
                 },
             },
+            **common,
             404: {"description": "No timeline for a run named in run="},
             422: {"description": "A bad value; the detail names the field"},
         },
@@ -120,7 +126,8 @@ def make_router(require: Callable[[str], Any]) -> APIRouter:
             200: {
                 "description": "The page",
                 "content": {"text/html": {"example": "<!doctype html>…"}},
-            }
+            },
+            **common,
         },
     )
     def dashboard() -> HTMLResponse:

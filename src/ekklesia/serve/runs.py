@@ -28,6 +28,7 @@ from ekklesia.core.paths import data_home
 from ekklesia.core.task import Task
 from ekklesia.errors import TimelineNotFound, UserError
 from ekklesia.patterns.spec import RunSpec
+from ekklesia.runtime.session import session
 from ekklesia.runtime.shell import new_run_id
 from ekklesia.runtime.timeline import Timeline
 from ekklesia.serve.schemas import RunStatus
@@ -144,12 +145,15 @@ class RunsService:
         run_spec = RunSpec.of(spec)
         Swarm.from_spec(run_spec)  # a spec that cannot run is refused now, not in the queue
         accepted = []
-        for raw in tasks:
-            run = _Run(new_run_id(), Task.model_validate(raw), key_id)
-            self._runs[run.id] = run
-            self._save(run)
-            run.job = asyncio.create_task(self._work(run, run_spec))
-            accepted.append({"id": run.id, "status": run.status})
+        # the runs of one request are one session, recorded with the key that asked for them;
+        # each job copies the context when it is created, so it carries the session
+        with session(command="POST /v1/runs", key=key_id or ""):
+            for raw in tasks:
+                run = _Run(new_run_id(), Task.model_validate(raw), key_id)
+                self._runs[run.id] = run
+                self._save(run)
+                run.job = asyncio.create_task(self._work(run, run_spec))
+                accepted.append({"id": run.id, "status": run.status})
         return accepted
 
     async def _work(self, run: _Run, spec: RunSpec) -> None:
