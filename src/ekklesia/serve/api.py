@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 from sse_starlette.sse import EventSourceResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -380,6 +380,53 @@ def build_api(
     ) -> dict[str, Any]:
         """The pattern library: each pattern's roles, stages, gates and aggregation."""
         return {"patterns": [_pattern(library[name]) for name in library]}
+
+    @api.get(
+        "/v1/learners",
+        responses=_documented(
+            example(
+                {
+                    "learners": [
+                        {
+                            "name": "default",
+                            "suite": "arithmetic",
+                            "best": "solo",
+                            "runs": 40,
+                            "estimates": {"solo": {"mean": 0.9, "ci": [0.8, 0.97], "runs": 31}},
+                        }
+                    ]
+                }
+            )
+        ),
+    )
+    async def learners(
+        _: Annotated[Principal, Depends(require("patterns:read"))],
+    ) -> dict[str, Any]:
+        """The pattern learners this server's home holds: each one's best strategy and its
+        estimates, as ``ekklesia learn status --json`` gives them."""
+        from ekklesia.learn.learner import describe_state, learner_names, load_state
+
+        return {"learners": [describe_state(load_state(n)) for n in learner_names()]}
+
+    @api.get(
+        "/v1/learners/{name}/report",
+        response_class=HTMLResponse,
+        responses=_documented(
+            {200: {"description": "The report", "content": {"text/html": {"example": "<html>…"}}}},
+            _404,
+        ),
+    )
+    async def learner_report(
+        name: str, _: Annotated[Principal, Depends(require("patterns:read"))]
+    ) -> HTMLResponse:
+        """A learner's report, as ``ekklesia learn report`` writes it: the regret curve, each
+        strategy's estimate over time, accuracy against cost."""
+        from ekklesia.learn.learner import PatternLearner, learner_names
+        from ekklesia.learn.report import render_report
+
+        if name not in learner_names():
+            raise HTTPException(404, f"no learner named {name!r}")
+        return HTMLResponse(render_report(PatternLearner.load(name)))
 
     # -- embeddings ----------------------------------------------------------------------------
 
