@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -11,6 +12,20 @@ import httpx
 import pytest
 
 from ekklesia.serve.keys import KeyStore, Role
+
+#: Debian's chromium, for the dashboard's browser tests (never a downloaded browser), and the
+#: flags it runs under here: headless, and nothing that reaches for the network on its own
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def free_port() -> int:

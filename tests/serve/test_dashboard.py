@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import shutil
 import socket
 import threading
 import time
@@ -29,6 +28,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 import ekklesia as ek
+from conftest import CHROMIUM, CHROMIUM_ARGS
 from ekklesia.cli import app as cli
 from ekklesia.cli.costs import money
 from ekklesia.runtime.costs import GROUPS, CostRecords
@@ -39,7 +39,6 @@ KEYS = {
     "ek_runs_only": {"runs:read"},
 }
 VIEWER = {"Authorization": "Bearer ek_viewer"}
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SCREENSHOT = Path(__file__).parents[2] / "docs" / "dashboard.png"
 
 
@@ -218,18 +217,8 @@ def test_the_dashboard_in_chromium(served: str, client: TestClient, tmp_path: Pa
     by_model = client.get("/v1/costs", headers=VIEWER).json()
     by_pattern = client.get("/v1/costs?group_by=pattern", headers=VIEWER).json()
     sessions = client.get("/v1/costs?group_by=session", headers=VIEWER).json()["rows"]
-    args = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-    ]
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1400})
             outside: list[str] = []

@@ -3,26 +3,14 @@ opened in Debian's chromium with a viewer's key, its figures checked against the
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import Server
+from conftest import CHROMIUM, CHROMIUM_ARGS, Server
 from ekklesia.cli.costs import money
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SPEC = {"model": "sim:skill=0.7", "agents": 2, "rounds": 2, "stop_on_consensus": False}
 
 
@@ -63,7 +51,7 @@ def test_the_page_a_key_opens_shows_the_apis_figures(server: Server, tmp_path: P
         pytest.skip("Debian's chromium is not installed: the page was checked over HTTP only")
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1400})
             outside: list[str] = []
