@@ -24,7 +24,9 @@ from typing import Generic, TypeVar
 import httpx
 from httpx_aiohttp import AiohttpTransport, HttpxAiohttpClient
 
-__all__ = ["JsonPoster", "PerLoop", "pooled_client"]
+from ekklesia.errors import TransientError
+
+__all__ = ["JsonPoster", "PerLoop", "pooled_client", "post_json"]
 
 T = TypeVar("T")
 
@@ -74,6 +76,22 @@ class JsonPoster:
     async def aclose(self) -> None:
         await self.transport.aclose()
         self.closed = True
+
+
+async def post_json(
+    poster: JsonPoster, url: httpx.URL, payload: object, *, where: str, timeout: float
+) -> httpx.Response:
+    """POST ``payload`` through ``poster``; a request that got no answer at all (not reached,
+    timed out, the connection broken) is a :class:`TransientError` that names ``where``."""
+    try:
+        return await poster.post(url, payload)
+    except httpx.ConnectTimeout:
+        # Also what a refused connection becomes on the aiohttp transport.
+        raise TransientError(f"{where} could not be reached") from None
+    except (httpx.TimeoutException, TimeoutError):
+        raise TransientError(f"{where} did not answer within {timeout:g}s") from None
+    except httpx.TransportError as exc:
+        raise TransientError(f"{where} could not be reached ({type(exc).__name__})") from None
 
 
 async def _lifetime(item: T, close: Callable[[T], Awaitable[None]]) -> AsyncGenerator[None, None]:

@@ -23,7 +23,7 @@ import httpx
 
 from ekklesia.agents.pricing import PriceTable
 from ekklesia.connectors.base import ConnectorModel, describe_failure
-from ekklesia.connectors.http import JsonPoster
+from ekklesia.connectors.http import JsonPoster, post_json
 from ekklesia.connectors.options import CALL_OPTIONS, SpecOptions, check_url, parse_query
 from ekklesia.connectors.resilience import (
     CircuitPolicy,
@@ -32,7 +32,6 @@ from ekklesia.connectors.resilience import (
     PermanentError,
     Resilience,
     RetryPolicy,
-    TransientError,
     error_for_status,
 )
 from ekklesia.connectors.secrets import redact, secret
@@ -176,16 +175,10 @@ class OpenAICompatModel(ConnectorModel[JsonPoster]):
 
     async def _post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
         where = f"{self.base_url}{path}"
-        try:
-            poster = await self._clients.get()
-            response = await poster.post(self._url(path), payload)
-        except httpx.ConnectTimeout:
-            # Also what a refused connection becomes on the aiohttp transport.
-            raise TransientError(f"{where} could not be reached") from None
-        except (httpx.TimeoutException, TimeoutError):
-            raise TransientError(f"{where} did not answer within {self.timeout:g}s") from None
-        except httpx.TransportError as exc:
-            raise TransientError(f"{where} could not be reached ({type(exc).__name__})") from None
+        poster = await self._clients.get()
+        response = await post_json(
+            poster, self._url(path), payload, where=where, timeout=self.timeout
+        )
         if response.status_code >= 400:
             raise error_for_status(
                 response.status_code, response.headers, redact(_detail(response)), where=where

@@ -16,14 +16,13 @@ from typing import Any, ClassVar
 
 import httpx
 
-from ekklesia.connectors.http import JsonPoster, PerLoop
+from ekklesia.connectors.http import JsonPoster, PerLoop, post_json
 from ekklesia.connectors.resilience import (
     CircuitPolicy,
     EndpointLimits,
     PermanentError,
     Resilience,
     RetryPolicy,
-    TransientError,
     error_for_status,
 )
 from ekklesia.connectors.search.result import SearchResult
@@ -145,15 +144,10 @@ class HttpSearchProvider(ABC):
 
     async def _post(self, payload: JsonObject) -> JsonObject:
         where = self.url
-        try:
-            poster = await self._clients.get()
-            response = await poster.post(httpx.URL(self.url), payload)
-        except httpx.ConnectTimeout:
-            raise TransientError(f"{where} could not be reached") from None
-        except (httpx.TimeoutException, TimeoutError):
-            raise TransientError(f"{where} did not answer within {self.timeout:g}s") from None
-        except httpx.TransportError as exc:
-            raise TransientError(f"{where} could not be reached ({type(exc).__name__})") from None
+        poster = await self._clients.get()
+        response = await post_json(
+            poster, httpx.URL(self.url), payload, where=where, timeout=self.timeout
+        )
         if response.status_code >= 400:
             try:
                 detail = self._error_detail(response.json())
