@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from conftest import scripted_index
 from ekklesia.cli import app
 from ekklesia.memory.indexer import index_home
+from ekklesia.research.corpus import corpus
 from ekklesia.research.suite import FIGURES, index_name
 
 
@@ -23,8 +25,12 @@ def _run(name: str, *extra: str) -> dict[str, object]:
 
 
 def test_pattern_run_research_scores_the_generated_corpus(
-    ray_session: None, ekklesia_home: Path
+    ray_session: None, ekklesia_home: Path, tmp_path: Path
 ) -> None:
+    # the suite's index, built ahead with scripted embeddings so the run does not load MiniLM
+    # (the slow test below lets the command index it itself)
+    docs = corpus(5, entities=12, questions=2).write(tmp_path / "docs")
+    assert scripted_index(docs, index_home(index_name(5, 2))) > 0
     data = _run("research")
     assert data["pattern"] == "research" and data["tasks"] == 2
     results = data["results"]
