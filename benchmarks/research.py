@@ -29,9 +29,9 @@ from typing import Any
 
 from ekklesia.memory.indexer import open_indexer
 from ekklesia.patterns.spec import RunSpec
-from ekklesia.research.corpus import Corpus, corpus, statements
-from ekklesia.research.patterns import normalise
-from ekklesia.research.run import ResearchReport, read_report, research_task
+from ekklesia.research.corpus import Corpus, corpus
+from ekklesia.research.run import read_report, research_task
+from ekklesia.research.suite import score
 from ekklesia.swarm import Swarm
 
 TEAM = "ekklesia.research.team"
@@ -65,58 +65,6 @@ def agents(
     if model is not None:
         team = [{**member, "model": model} for member in team]
     return team
-
-
-def score(world: Corpus, reports: list[ResearchReport]) -> dict[str, float]:
-    truth = {
-        (e.name, a): e.fact(a).value for e in world.entities for a in ("founded", "city", "staff")
-    }
-    gold = {q.id: q for q in world.questions}
-    correct = pairs = stated = facts = recalled = false = detected = true = alarms = 0
-    tokens = usd = 0.0
-    for report in reports:
-        question = gold[report.result.task_id]
-        correct += report.answer is not None and normalise(report.answer) == normalise(
-            question.answer
-        )
-        passages = {s.id: statements(s.passage) for s in report.sources}
-        for claim in report.claims:
-            said = statements(claim.text)
-            if not said:
-                continue
-            is_true = all(truth.get((f.entity, f.attribute)) == f.value for f in said)
-            if is_true:
-                true += 1
-                alarms += claim.verdict == "contradicted"
-            else:
-                false += 1
-                detected += claim.verdict == "contradicted"
-            if claim.verdict == "contradicted":
-                continue
-            for cited in claim.citations:
-                pairs += 1
-                stated += all(f in passages.get(cited, []) for f in said)
-        for fact in question.facts:
-            facts += 1
-            recalled += any(
-                claim.verdict != "contradicted"
-                and fact in statements(claim.text)
-                and any(fact in passages.get(i, []) for i in claim.citations)
-                for claim in report.claims
-            )
-        tokens += report.usage.input_tokens + report.usage.output_tokens
-        usd += report.usage.usd
-    n = max(len(reports), 1)
-    return {
-        "accuracy": correct / n,
-        "citation_precision": stated / pairs if pairs else 0.0,
-        "citation_recall": recalled / facts if facts else 0.0,
-        "contradiction_detection": detected / false if false else 0.0,
-        "false_alarms": alarms / true if true else 0.0,
-        "false_claims": float(false),
-        "tokens_per_question": tokens / n,
-        "usd_per_question": usd / n,
-    }
 
 
 async def run(

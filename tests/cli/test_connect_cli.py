@@ -71,10 +71,37 @@ def test_sync_pulls_records_that_bi_can_query(monkeypatch: pytest.MonkeyPatch) -
         ran = runner.invoke(app, ["connect", "sync", "hubspot", "--base-url", server.url, "--json"])
     assert ran.exit_code == 0, ran.output
     report = json.loads(ran.stdout)
-    assert report["records"] == 120 and report["pages"] == 3 and report["errors"] == []
-    assert report["tables"] == ["hubspot_contacts"] and TOKEN not in ran.output
+    tables = ["hubspot_contacts", "hubspot_companies", "hubspot_deals"]
+    assert report["tables"] == tables and report["errors"] == [] and TOKEN not in ran.output
+    assert [(o["table"], o["records"], o["pages"]) for o in report["objects"]] == [
+        ("hubspot_contacts", 120, 3),
+        ("hubspot_companies", 24, 1),
+        ("hubspot_deals", 120, 3),
+    ]
+    assert report["records"] == 264 and report["pages"] == 7 and not report["rate_limited"]
     # the analyst (a simulated one counts the rows of the table the question names) reads them
     asked = runner.invoke(app, ["bi", "How many hubspot_contacts are there?", "--data", "crm"])
     assert asked.exit_code == 0, asked.output
     lines = asked.stdout.splitlines()
     assert lines[0] == "120" and "FROM hubspot_contacts" in lines[1]
+
+
+def test_a_spent_salesforce_allowance_exits_75_and_object_picks_the_types() -> None:
+    from ekklesia.connectors.secrets import store_secret
+
+    with data_server(size=100, page_size=50) as server:
+        store_secret("SALESFORCE_ACCESS_TOKEN", TOKEN)
+        store_secret("SALESFORCE_INSTANCE_URL", server.url)
+        server.faults.request_limit_after = 1
+        args = ["connect", "sync", "salesforce", "--object", "Contact", "--object", "Account"]
+        ran = runner.invoke(app, args)
+        assert ran.exit_code == 75, ran.output
+        assert "salesforce Contact: 50 records in salesforce_contacts" in ran.output
+        assert "rate limited:" in ran.output and "request limit is spent" in ran.output
+        assert "error:" not in ran.output
+        server.faults.request_limit_after = None
+        again = runner.invoke(app, [*args, "--json"])
+    assert again.exit_code == 0, again.output
+    report = json.loads(again.stdout)
+    assert report["tables"] == ["salesforce_contacts", "salesforce_accounts"]
+    assert report["objects"][0]["resumed_from"] is not None and report["records"] == 150

@@ -42,17 +42,13 @@ def small_corpus() -> Corpus:
     return corpus(seed=3, entities=6, questions=6)
 
 
-@pytest.fixture(scope="session")
-def indexed_home(tmp_path_factory: pytest.TempPathFactory, small_corpus: Corpus) -> Path:
-    """An ``$EKKLESIA_HOME`` whose ``default`` index holds the small corpus (embedded once)."""
+def scripted_index(docs: Path, home: Path) -> int:
+    """Index ``docs`` into the index folder ``home``, embedded by the scripted server."""
     from ekklesia.memory.indexer import Indexer
     from ekklesia.memory.minilm import MINILM_DIM
     from ekklesia.memory.openai_embedder import OpenAIEmbedder
     from ekklesia.memory.vectors import VectorTierConfig
 
-    root = tmp_path_factory.mktemp("research-home")
-    docs = small_corpus.write(root / "docs")
-    home = root / "home" / "memory" / "default"
     config = VectorTierConfig(uri=str(home / "vectors"), table="chunks", dim=MINILM_DIM)
     server = uvicorn.Server(
         uvicorn.Config(make_app(dims=MINILM_DIM), host="127.0.0.1", port=0, log_level="warning")
@@ -69,7 +65,16 @@ def indexed_home(tmp_path_factory: pytest.TempPathFactory, small_corpus: Corpus)
     finally:
         server.should_exit = True
         thread.join(timeout=10)
-    assert report.files_indexed == len(small_corpus.documents)
+    return report.files_indexed
+
+
+@pytest.fixture(scope="session")
+def indexed_home(tmp_path_factory: pytest.TempPathFactory, small_corpus: Corpus) -> Path:
+    """An ``$EKKLESIA_HOME`` whose ``default`` index holds the small corpus (embedded once)."""
+    root = tmp_path_factory.mktemp("research-home")
+    docs = small_corpus.write(root / "docs")
+    indexed = scripted_index(docs, root / "home" / "memory" / "default")
+    assert indexed == len(small_corpus.documents)
     return root / "home"
 
 

@@ -1,54 +1,53 @@
 """Business data connectors: records pulled from HubSpot, Salesforce and Gong into the ``crm``
 database, where the BI analyst queries them through the ``sql`` tool (``--data crm``).
 
-A :class:`DataConnector` fetches one stream page by page (each request under the connector
-discipline of :class:`~ekklesia.connectors.resilience.Resilience`: a rate limit, a circuit breaker,
-retries that honour ``Retry-After``; over one pooled httpx client) and writes each page into
-SQLite (``$EKKLESIA_HOME/bi/crm.sqlite``, WAL, so the analyst reads while a sync writes) in one
-transaction with the cursor of the next page. A record is upserted by its id, so a page read twice
-duplicates nothing; a sync that fails midway leaves the cursor of the last page it stored and the
-next sync resumes there. A finished sync clears the cursor and keeps a watermark (the latest
-modification time seen), from which the next sync asks only for what changed (``since``).
+Each vendor's object types sync into tables of their own (:mod:`ekklesia.bi.sync` says how: page
+by page, resumable per object type, no duplicates), so the analyst can join them — deals per
+company, opportunities per account, calls per user:
 
-=========== ======================================= ============================ ===============
-connector   endpoint, pagination                    auth                         table
-=========== ======================================= ============================ ===============
-hubspot     GET /crm/v3/objects/contacts, ``after``  Bearer private app token     hubspot_contacts
-            (POST .../search with lastmodifieddate
-            >= since for incremental syncs)
-salesforce  GET /services/data/v59.0/query?q=SOQL,   Bearer access token, the     salesforce_
-            ``nextRecordsUrl``                       org's instance URL           accounts
-gong        GET /v2/calls?fromDateTime, ``cursor``   Basic access key:secret      gong_calls
-            in ``records``
-=========== ======================================= ============================ ===============
+- **hubspot** (a private app's token, Bearer): ``contacts``, ``companies``, ``deals`` into
+  ``hubspot_contacts``, ``hubspot_companies``, ``hubspot_deals``; ``GET /crm/v3/objects/{type}``
+  paged by ``after``; incremental: ``POST /crm/v3/objects/{type}/search`` on
+  ``lastmodifieddate`` (contacts) or ``hs_lastmodifieddate`` (the others) >= since. A deal's
+  ``company_id`` is its first associated company (``associations=companies`` on the list; the v4
+  batch read ``/crm/v4/associations/deals/companies/batch/read`` after a search, whose answers
+  carry none): ``hubspot_deals.company_id = hubspot_companies.id``.
+- **salesforce** (an access token, Bearer, at the org's instance URL): ``Account``,
+  ``Opportunity``, ``Contact`` into ``salesforce_accounts``, ``salesforce_opportunities``,
+  ``salesforce_contacts``; ``GET /services/data/v59.0/query?q=SOQL`` paged by
+  ``nextRecordsUrl``; incremental: ``WHERE SystemModstamp >= since`` (the stamp Salesforce
+  advises for replication: indexed, and moved by system changes ``LastModifiedDate`` misses).
+  ``AccountId`` joins ``salesforce_accounts.Id``.
+- **gong** (access key and secret, Basic): ``calls``, ``users`` into ``gong_calls``,
+  ``gong_users``; ``GET /v2/calls?fromDateTime`` and ``GET /v2/users`` (listed whole: it takes
+  no time filter), both paged by ``records.cursor``. ``gong_calls.primaryUserId = gong_users.id``.
+
+Rate limits: HubSpot's ``X-HubSpot-RateLimit-*`` headers (a spent window is waited out; a 429
+without ``Retry-After`` waits the window); Salesforce's ``Sforce-Limit-Info`` (the org's calls
+used today) and its ``403 REQUEST_LIMIT_EXCEEDED`` — the org's allowance is spent, so the sync
+stops rate limited with its cursor saved (:class:`~ekklesia.bi.sync.AllowanceSpent`), to resume
+once the allowance resets; every vendor's 429 with ``Retry-After`` is retried after the wait.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
-import sqlite3
-import time
-from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from contextlib import closing
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import httpx
-from pydantic import BaseModel
 
-from ekklesia.bi.data import crm_database
-from ekklesia.connectors.http import pooled_client
-from ekklesia.connectors.resilience import (
-    CircuitPolicy,
-    EndpointLimits,
-    Resilience,
-    RetryPolicy,
-    TransientError,
-    error_for_status,
+from ekklesia.bi.sync import (
+    AllowanceSpent,
+    DataConnector,
+    ObjectSync,
+    ObjectType,
+    Page,
+    Record,
+    SyncReport,
 )
 from ekklesia.connectors.secrets import redact, secret
 from ekklesia.core.aio import run_sync
@@ -56,57 +55,17 @@ from ekklesia.errors import ConnectorError, UserError
 
 __all__ = [
     "CONNECTORS",
+    "AllowanceSpent",
     "DataConnector",
     "GongConnector",
     "HubSpotConnector",
+    "ObjectSync",
+    "ObjectType",
     "Page",
     "SalesforceConnector",
     "SyncReport",
     "sync_connector",
 ]
-
-Record = dict[str, Any]
-
-
-class Page(BaseModel):
-    records: list[Record]
-    next_cursor: str | None
-
-
-class SyncReport(BaseModel):
-    """What one sync did: records stored, pages read, the errors that stopped it."""
-
-    connector: str
-    database: str
-    tables: list[str]
-    records: int = 0
-    pages: int = 0
-    errors: list[str] = []
-    resumed_from: str | None = None
-    cursor: str | None = None
-    """Where the next sync resumes (``None``: this one finished)."""
-    seconds: float = 0.0
-
-
-def when(text: str, *, what: str = "--since") -> datetime:
-    """An ISO 8601 date or time as an aware UTC datetime (a time without a zone is UTC)."""
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise UserError(f"{what}: {text!r} is not an ISO 8601 date or time") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
-
-
-def _utc(text: str) -> str:
-    """A vendor's timestamp in one sortable form, ``2024-03-01T12:00:00.000000Z``."""
-    if not text:
-        return ""
-    try:
-        return when(text, what="timestamp").strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    except UserError:
-        return text
 
 
 def _need(name: str) -> str:
@@ -116,226 +75,33 @@ def _need(name: str) -> str:
     return value
 
 
-class DataConnector(ABC):
-    """One stream of records from one system; see the module docstring."""
-
-    name: ClassVar[str]
-    table: ClassVar[str]
-    columns: ClassVar[tuple[str, ...]]
-    """The record's fields stored as columns (besides ``id``, ``updated_at`` and ``raw``)."""
-    default_base_url: ClassVar[str]
-
-    def __init__(
-        self,
-        base_url: str | None = None,
-        *,
-        retry: RetryPolicy | None = None,
-        limits: EndpointLimits | None = None,
-        circuit: CircuitPolicy | None = None,
-        page_size: int = 100,
-        timeout_s: float = 30.0,
-    ) -> None:
-        self.base_url = (base_url or self.default_base_url).rstrip("/")
-        self.page_size = page_size
-        self.timeout_s = timeout_s
-        self.pause_s = 0.0
-        """Seconds to wait before the next request, as the vendor's rate-limit headers ask."""
-        self.waited_s = 0.0
-        self.limit_info: dict[str, str] = {}
-        self.resilience = Resilience(
-            f"{self.name}:{self.base_url}",
-            retry=retry or RetryPolicy(),
-            limits=limits or EndpointLimits(concurrency=4, requests_per_min=600),
-            circuit=circuit,
-        )
-
-    # -- what a vendor defines ---------------------------------------------------------------
-
-    @abstractmethod
-    def headers(self) -> dict[str, str]:
-        """The auth headers (read from the secrets store)."""
-
-    @abstractmethod
-    async def fetch_page(
-        self, client: httpx.AsyncClient, cursor: str | None, since: datetime | None
-    ) -> Page:
-        """One page of records after ``cursor`` (the first: ``None``), changed since ``since``."""
-
-    @abstractmethod
-    def row(self, record: Record) -> tuple[str, str, dict[str, Any]]:
-        """A record's id, its modification time (ISO 8601) and its column values."""
-
-    # -- HTTP ----------------------------------------------------------------------------------
-
-    async def request(self, client: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -> Any:
-        """One request under the connector discipline; the decoded JSON body."""
-
-        async def attempt() -> Any:
-            if self.pause_s > 0:  # the vendor said its window is spent: wait it out first
-                pause, self.pause_s = self.pause_s, 0.0
-                self.waited_s += pause
-                await asyncio.sleep(pause)
-            try:
-                response = await client.request(method, url, **kwargs)
-            except httpx.TimeoutException as exc:
-                raise TransientError(f"{self.name}: timed out", status=None) from exc
-            except httpx.TransportError as exc:
-                raise TransientError(f"{self.name}: {type(exc).__name__}", status=None) from exc
-            if response.status_code >= 400:
-                headers = dict(response.headers)
-                raise error_for_status(
-                    response.status_code,
-                    self.retry_headers(headers),
-                    redact(response.text[:300]),
-                    where=self.name,
-                )
-            self.observe_limits(response.headers)
-            return response.json()
-
-        return await self.resilience.call(attempt)
-
-    def retry_headers(self, headers: Mapping[str, str]) -> Mapping[str, str]:
-        """The headers a retry reads its wait from (a vendor may say it in its own header)."""
-        return headers
-
-    def observe_limits(self, headers: httpx.Headers) -> None:
-        """Read the vendor's rate-limit headers (kept on ``self.limit_info``)."""
-        self.limit_info = {k: v for k, v in headers.items() if "limit" in k.lower()}
-
-    # -- syncing -------------------------------------------------------------------------------
-
-    async def sync(
-        self, database: Path | None = None, *, since: str | None = None, full: bool = False
-    ) -> SyncReport:
-        """Pull the stream into ``database`` (default: the crm database); see the module doc."""
-        path = database or crm_database()
-        began = time.perf_counter()
-        store = _Store(path)
-        await asyncio.to_thread(store.prepare, self)
-        cursor, watermark = await asyncio.to_thread(store.state, self.name)
-        if full:
-            cursor, watermark = None, None
-        report = SyncReport(
-            connector=self.name, database=str(path), tables=[self.table], resumed_from=cursor
-        )
-        asked = since or watermark
-        asked_since = when(asked) if asked else None
-        newest = watermark or ""
-        client = pooled_client(timeout=self.timeout_s, max_connections=4, headers=self.headers())
-        try:
-            while True:
-                try:
-                    page = await self.fetch_page(client, cursor, asked_since)
-                except ConnectorError as exc:
-                    report.errors.append(redact(str(exc)))
-                    break
-                rows = [(rid, _utc(at), fields) for rid, at, fields in map(self.row, page.records)]
-                newest = max([newest, *(updated for _, updated, _ in rows)])
-                done = page.next_cursor is None
-                await asyncio.to_thread(
-                    store.write,
-                    self,
-                    rows,
-                    page.records,
-                    page.next_cursor,
-                    newest if done else None,
-                )
-                report.records += len(rows)
-                report.pages += 1
-                cursor = page.next_cursor
-                if done:
-                    break
-        finally:
-            await client.aclose()
-        report.cursor = cursor if report.errors else None
-        report.seconds = time.perf_counter() - began
-        return report
-
-
-class _Store:
-    """The crm SQLite file: one table per stream, and each stream's cursor and watermark."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        con = sqlite3.connect(self.path, timeout=30.0)
-        con.execute("PRAGMA journal_mode=WAL")
-        con.execute("PRAGMA synchronous=FULL")
-        return con
-
-    def prepare(self, connector: DataConnector) -> None:
-        columns = "".join(f', "{c}"' for c in connector.columns)
-        with closing(self._connect()) as con, con:
-            con.execute(
-                f'CREATE TABLE IF NOT EXISTS "{connector.table}" '
-                f'("id" TEXT PRIMARY KEY, "updated_at" TEXT{columns}, "raw" TEXT)'
-            )
-            con.execute(
-                "CREATE TABLE IF NOT EXISTS _sync_state (connector TEXT PRIMARY KEY, "
-                "cursor TEXT, watermark TEXT, synced_at REAL)"
-            )
-
-    def state(self, name: str) -> tuple[str | None, str | None]:
-        with closing(self._connect()) as con:
-            row = con.execute(
-                "SELECT cursor, watermark FROM _sync_state WHERE connector = ?", (name,)
-            ).fetchone()
-        return (row[0], row[1]) if row else (None, None)
-
-    def write(
-        self,
-        connector: DataConnector,
-        rows: Sequence[tuple[str, str, dict[str, Any]]],
-        records: Sequence[Record],
-        cursor: str | None,
-        watermark: str | None,
-    ) -> None:
-        names = ["id", "updated_at", *connector.columns, "raw"]
-        marks = ", ".join("?" for _ in names)
-        quoted = ", ".join(f'"{n}"' for n in names)
-        values = [
-            (rid, updated, *(_scalar(fields.get(c)) for c in connector.columns), json.dumps(raw))
-            for (rid, updated, fields), raw in zip(rows, records, strict=True)
-        ]
-        with closing(self._connect()) as con, con:  # the page and its cursor: one transaction
-            con.executemany(
-                f'INSERT OR REPLACE INTO "{connector.table}" ({quoted}) VALUES ({marks})', values
-            )
-            if watermark is None:
-                con.execute(
-                    "INSERT INTO _sync_state (connector, cursor, synced_at) VALUES (?, ?, ?) "
-                    "ON CONFLICT(connector) DO UPDATE SET cursor = excluded.cursor, "
-                    "synced_at = excluded.synced_at",
-                    (connector.name, cursor, time.time()),
-                )
-            else:
-                con.execute(
-                    "INSERT INTO _sync_state VALUES (?, NULL, ?, ?) ON CONFLICT(connector) DO "
-                    "UPDATE SET cursor = NULL, watermark = excluded.watermark, "
-                    "synced_at = excluded.synced_at",
-                    (connector.name, watermark, time.time()),
-                )
-
-
-def _scalar(value: object) -> object:
-    if value is None or isinstance(value, str | int | float):
-        return value
-    return json.dumps(value)
-
-
-# -- the vendors ------------------------------------------------------------------------------
-
-
 class HubSpotConnector(DataConnector):
-    """HubSpot CRM v3 contacts; a private app's token as a Bearer token."""
+    """HubSpot CRM v3 contacts, companies and deals; a private app's token as a Bearer token."""
 
     name = "hubspot"
-    table = "hubspot_contacts"
-    columns = ("email", "firstname", "lastname", "company", "lifecyclestage", "createdate")
+    objects = (
+        ObjectType(
+            "contacts",
+            "hubspot_contacts",
+            ("email", "firstname", "lastname", "company", "lifecyclestage", "createdate"),
+        ),
+        ObjectType(
+            "companies",
+            "hubspot_companies",
+            ("name", "domain", "industry", "city", "numberofemployees", "annualrevenue"),
+        ),
+        ObjectType(
+            "deals",
+            "hubspot_deals",
+            ("dealname", "amount", "dealstage", "pipeline", "closedate", "company_id"),
+        ),
+    )
     default_base_url = "https://api.hubapi.com"
-    _PATH = "/crm/v3/objects/contacts"
+
+    @staticmethod
+    def modified(kind: ObjectType) -> str:
+        """The property holding the modification time: contacts keep their own name for it."""
+        return "lastmodifieddate" if kind.name == "contacts" else "hs_lastmodifieddate"
 
     def headers(self) -> dict[str, str]:
         return {"authorization": f"Bearer {_need('HUBSPOT_ACCESS_TOKEN')}"}
@@ -356,56 +122,105 @@ class HubSpotConnector(DataConnector):
             return {**headers, "retry-after-ms": interval}
         return headers
 
+    def _properties(self, kind: ObjectType) -> list[str]:
+        return [c for c in kind.columns if c != "company_id"] + [self.modified(kind)]
+
     async def fetch_page(
-        self, client: httpx.AsyncClient, cursor: str | None, since: datetime | None
+        self,
+        client: httpx.AsyncClient,
+        kind: ObjectType,
+        cursor: str | None,
+        since: datetime | None,
     ) -> Page:
-        properties = ",".join((*self.columns, "lastmodifieddate"))
+        path = f"{self.base_url}/crm/v3/objects/{kind.name}"
+        properties = self._properties(kind)
         if since is None:
-            params: dict[str, str | int] = {"limit": self.page_size, "properties": properties}
+            params: dict[str, str | int] = {"limit": self.page_size}
+            params["properties"] = ",".join(properties)
+            if kind.name == "deals":
+                params["associations"] = "companies"
             if cursor:
                 params["after"] = cursor
-            body = await self.request(client, "GET", self.base_url + self._PATH, params=params)
+            body = await self.request(client, "GET", path, params=params)
+            results = list(body.get("results") or [])
         else:
+            modified = self.modified(kind)
             search: dict[str, Any] = {
                 "filterGroups": [
                     {
                         "filters": [
                             {
-                                "propertyName": "lastmodifieddate",
+                                "propertyName": modified,
                                 "operator": "GTE",
                                 "value": str(int(since.timestamp() * 1000)),  # ms since epoch
                             }
                         ]
                     }
                 ],
-                "sorts": [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}],
-                "properties": properties.split(","),
+                "sorts": [{"propertyName": modified, "direction": "ASCENDING"}],
+                "properties": properties,
                 "limit": self.page_size,
             }
             if cursor:
                 search["after"] = cursor
-            url = f"{self.base_url}{self._PATH}/search"
-            body = await self.request(client, "POST", url, json=search)
+            body = await self.request(client, "POST", f"{path}/search", json=search)
+            results = list(body.get("results") or [])
+            if kind.name == "deals" and results:  # search answers carry no associations
+                await self._associate(client, results)
         after = ((body.get("paging") or {}).get("next") or {}).get("after")
-        return Page(records=list(body.get("results") or []), next_cursor=after)
+        return Page(records=results, next_cursor=after)
 
-    def row(self, record: Record) -> tuple[str, str, dict[str, Any]]:
+    async def _associate(self, client: httpx.AsyncClient, deals: list[Record]) -> None:
+        """Each deal's companies, by the v4 associations batch read, in the list's own shape."""
+        url = f"{self.base_url}/crm/v4/associations/deals/companies/batch/read"
+        inputs = [{"id": str(d["id"])} for d in deals]
+        body = await self.request(client, "POST", url, json={"inputs": inputs})
+        found = {
+            str(r["from"]["id"]): [str(t["toObjectId"]) for t in r.get("to") or []]
+            for r in body.get("results") or []
+        }
+        for deal in deals:
+            companies = found.get(str(deal["id"]), [])
+            deal["associations"] = {"companies": {"results": [{"id": c} for c in companies]}}
+
+    def row(self, kind: ObjectType, record: Record) -> tuple[str, str, dict[str, Any]]:
         props = record.get("properties") or {}
-        updated = record.get("updatedAt") or props.get("lastmodifieddate") or ""
-        return str(record["id"]), str(updated), {c: props.get(c) for c in self.columns}
+        updated = record.get("updatedAt") or props.get(self.modified(kind)) or ""
+        fields = {c: props.get(c) for c in kind.columns}
+        if kind.name == "deals":
+            linked = ((record.get("associations") or {}).get("companies") or {}).get("results")
+            fields["company_id"] = str(linked[0]["id"]) if linked else None
+        return str(record["id"]), str(updated), fields
 
 
 class SalesforceConnector(DataConnector):
-    """Salesforce accounts through the REST query resource (SOQL), at the org's instance URL."""
+    """Salesforce accounts, opportunities and contacts through the REST query resource (SOQL),
+    at the org's instance URL."""
 
     name = "salesforce"
-    table = "salesforce_accounts"
-    columns = ("Name", "Industry", "AnnualRevenue", "NumberOfEmployees", "CreatedDate")
+    objects = (
+        ObjectType(
+            "Account",
+            "salesforce_accounts",
+            ("Name", "Industry", "AnnualRevenue", "NumberOfEmployees", "CreatedDate"),
+        ),
+        ObjectType(
+            "Opportunity",
+            "salesforce_opportunities",
+            ("Name", "AccountId", "StageName", "Amount", "CloseDate", "IsWon", "CreatedDate"),
+        ),
+        ObjectType(
+            "Contact",
+            "salesforce_contacts",
+            ("FirstName", "LastName", "Email", "Title", "AccountId", "CreatedDate"),
+        ),
+    )
     default_base_url = ""
     version = "v59.0"
 
     def __init__(self, base_url: str | None = None, **kwargs: Any) -> None:
         super().__init__(base_url or _need("SALESFORCE_INSTANCE_URL"), **kwargs)
+        self.api_usage: tuple[int, int] | None = None
 
     def headers(self) -> dict[str, str]:
         return {"authorization": f"Bearer {_need('SALESFORCE_ACCESS_TOKEN')}"}
@@ -416,32 +231,73 @@ class SalesforceConnector(DataConnector):
         used, _, allowed = headers.get("sforce-limit-info", "").partition("=")[2].partition("/")
         self.api_usage = (int(used), int(allowed)) if used.isdigit() and allowed.isdigit() else None
 
+    def refusal(self, status: int, headers: Mapping[str, str], body: str) -> ConnectorError:
+        # 403 [{"errorCode": "REQUEST_LIMIT_EXCEEDED"}]: the org's calls for the day are spent
+        if status == 403 and "REQUEST_LIMIT_EXCEEDED" in _error_codes(body):
+            messages = "; ".join(_error_messages(body)) or "REQUEST_LIMIT_EXCEEDED"
+            return AllowanceSpent(
+                f"salesforce: the org's API request limit is spent ({redact(messages)[:200]}); "
+                "the sync stopped with its cursor saved: run it again once the limit resets",
+                status=status,
+            )
+        return super().refusal(status, headers, body)
+
     async def fetch_page(
-        self, client: httpx.AsyncClient, cursor: str | None, since: datetime | None
+        self,
+        client: httpx.AsyncClient,
+        kind: ObjectType,
+        cursor: str | None,
+        since: datetime | None,
     ) -> Page:
         if cursor:
             body = await self.request(client, "GET", self.base_url + cursor)
         else:
-            fields = ", ".join(("Id", "SystemModstamp", *self.columns))
+            fields = ", ".join(("Id", "SystemModstamp", *kind.columns))
             stamp = since.strftime("%Y-%m-%dT%H:%M:%SZ") if since else ""
             where = f" WHERE SystemModstamp >= {stamp}" if since else ""
-            soql = f"SELECT {fields} FROM Account{where} ORDER BY SystemModstamp"
+            soql = f"SELECT {fields} FROM {kind.name}{where} ORDER BY SystemModstamp"
             url = f"{self.base_url}/services/data/{self.version}/query"
             body = await self.request(client, "GET", url, params={"q": soql})
         following = None if body.get("done", True) else body.get("nextRecordsUrl")
         return Page(records=list(body.get("records") or []), next_cursor=following)
 
-    def row(self, record: Record) -> tuple[str, str, dict[str, Any]]:
-        fields = {c: record.get(c) for c in self.columns}
+    def row(self, kind: ObjectType, record: Record) -> tuple[str, str, dict[str, Any]]:
+        fields = {c: record.get(c) for c in kind.columns}
         return str(record["Id"]), str(record.get("SystemModstamp") or ""), fields
 
 
+def _errors(body: str) -> list[dict[str, Any]]:
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return []
+    return [e for e in parsed if isinstance(e, dict)] if isinstance(parsed, list) else []
+
+
+def _error_codes(body: str) -> list[str]:
+    return [str(e.get("errorCode")) for e in _errors(body)]
+
+
+def _error_messages(body: str) -> list[str]:
+    return [str(e.get("message")) for e in _errors(body) if e.get("message")]
+
+
 class GongConnector(DataConnector):
-    """Gong calls (``/v2/calls``); the access key and its secret as HTTP Basic auth."""
+    """Gong calls and users; the access key and its secret as HTTP Basic auth."""
 
     name = "gong"
-    table = "gong_calls"
-    columns = ("title", "started", "duration", "direction", "scope", "primaryUserId", "url")
+    objects = (
+        ObjectType(
+            "calls",
+            "gong_calls",
+            ("title", "started", "duration", "direction", "scope", "primaryUserId", "url"),
+        ),
+        ObjectType(
+            "users",
+            "gong_users",
+            ("emailAddress", "firstName", "lastName", "title", "active", "managerId", "created"),
+        ),
+    )
     default_base_url = "https://api.gong.io"
 
     def headers(self) -> dict[str, str]:
@@ -449,18 +305,25 @@ class GongConnector(DataConnector):
         return {"authorization": "Basic " + base64.b64encode(pair.encode()).decode()}
 
     async def fetch_page(
-        self, client: httpx.AsyncClient, cursor: str | None, since: datetime | None
+        self,
+        client: httpx.AsyncClient,
+        kind: ObjectType,
+        cursor: str | None,
+        since: datetime | None,
     ) -> Page:
-        params = {"fromDateTime": since.strftime("%Y-%m-%dT%H:%M:%SZ")} if since else {}
+        params: dict[str, str] = {}
+        if kind.name == "calls" and since:  # users take no time filter: they are listed whole
+            params["fromDateTime"] = since.strftime("%Y-%m-%dT%H:%M:%SZ")
         if cursor:
             params["cursor"] = cursor
-        body = await self.request(client, "GET", f"{self.base_url}/v2/calls", params=params)
+        body = await self.request(client, "GET", f"{self.base_url}/v2/{kind.name}", params=params)
         following = (body.get("records") or {}).get("cursor")
-        return Page(records=list(body.get("calls") or []), next_cursor=following or None)
+        return Page(records=list(body.get(kind.name) or []), next_cursor=following or None)
 
-    def row(self, record: Record) -> tuple[str, str, dict[str, Any]]:
-        fields = {c: record.get(c) for c in self.columns}
-        return str(record["id"]), str(record.get("started") or ""), fields
+    def row(self, kind: ObjectType, record: Record) -> tuple[str, str, dict[str, Any]]:
+        fields = {c: record.get(c) for c in kind.columns}
+        updated = record.get("started") if kind.name == "calls" else record.get("created")
+        return str(record["id"]), str(updated or ""), fields
 
 
 CONNECTORS: dict[str, type[DataConnector]] = {
@@ -475,12 +338,17 @@ def sync_connector(
     full: bool = False,
     base_url: str | None = None,
     database: Path | None = None,
+    objects: Sequence[str] | None = None,
 ) -> SyncReport:
-    """Run connector ``name``'s sync (``ekklesia connect sync NAME``)."""
+    """Run connector ``name``'s sync (``ekklesia connect sync NAME [--object TYPE]``)."""
     found = CONNECTORS.get(name.lower())
     if found is None:
         raise UserError(f"no data connector {name!r} (known: {', '.join(CONNECTORS)})")
+    for kind in objects or ():
+        found.object_type(kind)  # an unknown type is refused before any credential is read
     connector = found(base_url)
     return run_sync(
-        connector.sync(database, since=since, full=full), "sync_connector()", "await .sync()"
+        connector.sync(database, since=since, full=full, objects=objects),
+        "sync_connector()",
+        "await .sync()",
     )

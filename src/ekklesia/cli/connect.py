@@ -96,24 +96,43 @@ def sync(
     base_url: Annotated[
         str | None, typer.Option(help="The API's base URL (default: the vendor's).")
     ] = None,
+    objects: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--object",
+            help="Sync only this object type (repeatable; default: all of them, e.g. HubSpot's "
+            "contacts, companies and deals).",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the sync report as JSON.")] = False,
 ) -> None:
-    """Pull NAME's records into the crm database (ekklesia bi --data crm), resuming its cursor."""
+    """Pull NAME's records into the crm database (ekklesia bi --data crm), one table per object
+    type, each resuming its cursor. Exits 1 on an error, 75 when the vendor's API allowance is
+    spent (the cursor is saved: run it again once the allowance resets)."""
     from ekklesia.bi.connectors import sync_connector
 
     with json_stdout(as_json) as emit, one_line_errors():
-        report = sync_connector(name, since=since, full=full, base_url=base_url)
+        report = sync_connector(name, since=since, full=full, base_url=base_url, objects=objects)
         if as_json:
             emit(report.model_dump_json())
-            return
-    console.print(
-        f"{report.connector}: {report.records} records in {', '.join(report.tables) or '—'} "
-        f"({report.pages} pages, {report.seconds:.1f} s) → {escape(report.database)}"
-    )
-    for error in report.errors:
-        console.print(f"[red]error:[/] {escape(error)}")
+    if not as_json:
+        for done in report.objects:
+            console.print(
+                f"{report.connector} {done.object}: {done.records} records in {done.table} "
+                f"({done.pages} pages)"
+            )
+        console.print(
+            f"{report.connector}: {report.records} records in {', '.join(report.tables) or '—'} "
+            f"({report.pages} pages, {report.seconds:.1f} s) → {escape(report.database)}"
+        )
+        for error in report.errors:
+            console.print(f"[red]error:[/] {escape(error)}")
+        if report.rate_limited:
+            console.print(f"[yellow]rate limited:[/] {escape(report.limit or '')}")
     if report.errors:
         raise typer.Exit(1)
+    if report.rate_limited:
+        raise typer.Exit(75)  # EX_TEMPFAIL: try again later
 
 
 def register(app: typer.Typer) -> None:

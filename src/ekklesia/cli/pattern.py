@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -19,6 +19,11 @@ from ekklesia.cli._common import (
 from ekklesia.patterns.library import get_pattern, library
 from ekklesia.patterns.pattern import Pattern
 from ekklesia.patterns.spec import RunSpec
+
+if TYPE_CHECKING:
+    from ekklesia.code.run import PatternReport
+    from ekklesia.core.task import Task
+    from ekklesia.research.corpus import Corpus
 
 __all__ = ["register"]
 
@@ -136,10 +141,15 @@ def run(
         progress = progress_bar("building the suite", quiet=as_json)
         with progress:
             bar = progress.add_task("suite", total=tasks)
+            world = None
             if pattern.suite == "nycflights13":  # the BI team's questions, with gold SQL
                 from ekklesia.bi.suite import suite as bi_suite
 
                 problems = bi_suite(tasks)
+            elif pattern.suite == "research-corpus":  # generated questions over indexed documents
+                from ekklesia.research.suite import suite as research_suite
+
+                world, problems = research_suite(tasks, seed)
             else:
                 problems = code_suite(
                     pattern.name,
@@ -159,8 +169,9 @@ def run(
             )
         if samples is not None:
             write_samples(samples, report.results)
+        figures = _research_figures(world, problems, report) if world is not None else None
         if as_json:
-            emit(json.dumps(report.to_json()))
+            emit(json.dumps(report.to_json() | ({"figures": figures} if figures else {})))
     if not as_json:
         score = "—" if report.score is None else f"{report.score:.3f}"
         passed = sum(bool(r.correct) for r in report.results)
@@ -169,8 +180,23 @@ def run(
             f"({passed} passed); {report.usage.input_tokens:,}+{report.usage.output_tokens:,} "
             f"tokens, ${report.usage.usd:.4f}, {report.wall_s:.1f} s"
         )
+        if figures:
+            ratios = list(figures)[:5]  # the shares; the counts and costs are in --json
+            console.print(", ".join(f"{k.replace('_', ' ')} {figures[k]:.3f}" for k in ratios))
         if samples is not None:
             console.print(f"samples   {samples}  (score them: ekklesia pattern evaluate {samples})")
+
+
+def _research_figures(
+    world: Corpus, problems: list[Task], report: PatternReport
+) -> dict[str, float]:
+    """What benchmarks/research.py reports, read from the runs' reports."""
+    from ekklesia.research.run import read_report
+    from ekklesia.research.suite import score
+
+    prompts = {t.id: t.prompt for t in problems}
+    reports = [read_report(r, prompts[r.task_id]) for r in report.results]
+    return {k: round(v, 6) for k, v in score(world, reports).items()}
 
 
 @pattern_app.command("evaluate")

@@ -12,8 +12,15 @@ gold answers (:mod:`ekklesia.research.corpus`) and a simulated team
 
 from ekklesia.research import simulated as _simulated
 from ekklesia.research.corpus import Corpus, Document, Fact, Question, corpus, statements
-from ekklesia.research.patterns import RESEARCH_PATTERNS, score_answer
-from ekklesia.research.run import DEPTHS, ResearchReport, aresearch, research, research_task
+from ekklesia.research.patterns import RESEARCH_PATTERNS, ResearchOptions, score_answer
+from ekklesia.research.run import (
+    DEPTHS,
+    ResearchReport,
+    aresearch,
+    research,
+    research_spec,
+    research_task,
+)
 from ekklesia.research.search import PROVIDER_NAMES, SearchAnswer, SearchHit, web_search
 from ekklesia.research.sources import Claim, Findings, Source, confidence
 from ekklesia.research.team import FactChecker, Researcher, Writer
@@ -31,6 +38,7 @@ __all__ = [
     "FactChecker",
     "Findings",
     "Question",
+    "ResearchOptions",
     "ResearchReport",
     "Researcher",
     "SearchAnswer",
@@ -41,6 +49,7 @@ __all__ = [
     "confidence",
     "corpus",
     "research",
+    "research_spec",
     "research_task",
     "score_answer",
     "statements",

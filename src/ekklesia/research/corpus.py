@@ -34,6 +34,7 @@ __all__ = [
     "Question",
     "corpus",
     "statements",
+    "subquestion",
 ]
 
 Attribute = Literal["founded", "city", "staff"]
@@ -171,6 +172,13 @@ _SUBQUESTION = {
     "city": "Where is {name} headquartered?",
     "staff": "How many people does {name} employ?",
 }
+
+
+def subquestion(entity: str, attribute: str) -> str:
+    """The sub-question that asks for one fact of one organisation."""
+    return _SUBQUESTION[attribute].format(name=entity)
+
+
 _QUESTION = {
     "earliest": "Which was founded first: {names}?",
     "most_staff": "Which employs the most people: {names}?",
@@ -286,7 +294,7 @@ def corpus(seed: int = 0, *, entities: int = 12, questions: int = 20) -> Corpus:
                 op=op,
                 facts=facts,
                 contradicted=contradicted,
-                subquestions=tuple(_SUBQUESTION[attribute].format(name=n) for n in names),
+                subquestions=tuple(subquestion(n, attribute) for n in names),
             )
         )
     documents: list[Document] = []

@@ -11,9 +11,20 @@ research_single plan → search (hears plan) → write (hears search)      the w
 Both aggregate ``last``: the run's answer is the writer's whole report. The scorer, for tasks of
 the generated corpus (:mod:`ekklesia.research.corpus`), is 1.0 when the report's answer is the
 gold one.
+
+Their one option, ``depth`` (:class:`ResearchOptions`; ``quick``, ``balanced`` or ``deep``), sets
+how many sub-questions the plan stage asks the planner for (:data:`DEPTHS`): a run spec's
+``options: {depth: deep}`` changes the prompt a real model gets. The researcher's cap on the
+sub-questions it searches and the hits per query travel with the task
+(:func:`ekklesia.research.research_task` sets them from the same depth).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
 
 from ekklesia.core.task import Task
 from ekklesia.patterns.agent_spec import AgentSpec
@@ -21,12 +32,53 @@ from ekklesia.patterns.library import register_pattern
 from ekklesia.patterns.pattern import Pattern, Stage
 from ekklesia.research.sources import read_findings
 
-__all__ = ["PLAN", "RESEARCH_PATTERNS", "score_answer"]
+__all__ = [
+    "DEPTHS",
+    "PLAN",
+    "RESEARCH_PATTERNS",
+    "Depth",
+    "ResearchOptions",
+    "ResearchPattern",
+    "plan_instruction",
+    "score_answer",
+]
+
+Depth = Literal["quick", "balanced", "deep"]
+#: (sub-questions planned and searched, hits per provider and query) for each depth.
+DEPTHS: dict[str, tuple[int, int]] = {"quick": (2, 3), "balanced": (3, 5), "deep": (5, 8)}
 
 PLAN = (
     "Break the research question into at most {n} short sub-questions that can each be answered "
     "by a search, one per line, numbered 1., 2., ... Write nothing else."
 )
+
+
+def plan_instruction(depth: str) -> str:
+    """What the plan stage asks of the planner at ``depth``."""
+    return PLAN.format(n=DEPTHS[depth][0])
+
+
+class ResearchOptions(BaseModel):
+    """What a research pattern lets a run change: how deep it researches."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    depth: Depth = "balanced"
+
+
+@dataclass(frozen=True)
+class ResearchPattern(Pattern):
+    """A research pattern: its plan stage asks for as many sub-questions as the depth says."""
+
+    def configure(self, options: BaseModel | None) -> Pattern:
+        depth = getattr(options, "depth", "balanced")
+        stages = tuple(
+            replace(s, instruction=plan_instruction(depth)) if s.name == "plan" else s
+            for s in self.stages
+        )
+        return replace(self, stages=stages)
+
+
 _CLASSES = {
     "researcher": "ekklesia.research.team:Researcher",
     "fact_checker": "ekklesia.research.team:FactChecker",
@@ -59,9 +111,9 @@ def _member(role: str) -> AgentSpec:
     )
 
 
-def _pattern(name: str, description: str, stages: tuple[Stage, ...]) -> Pattern:
+def _pattern(name: str, description: str, stages: tuple[Stage, ...]) -> ResearchPattern:
     roles = tuple(dict.fromkeys(r for s in stages for r in s.roles or ()))
-    return Pattern(
+    return ResearchPattern(
         name=name,
         description=description,
         stages=stages,
@@ -70,16 +122,17 @@ def _pattern(name: str, description: str, stages: tuple[Stage, ...]) -> Pattern:
         voters="write",
         aggregations=("last",),
         aggregate="last",
+        options=ResearchOptions,
         scorer=score_answer,
         suite="research-corpus",
         team=tuple(_member(role) for role in roles),
     )
 
 
-_PLAN = Stage("plan", roles=("planner",), hears=(), instruction=PLAN.format(n=3))
+_PLAN = Stage("plan", roles=("planner",), hears=(), instruction=plan_instruction("balanced"))
 _SEARCH = Stage("search", roles=("researcher",), hears=("plan",))
 
-RESEARCH_PATTERNS: dict[str, Pattern] = {
+RESEARCH_PATTERNS: dict[str, ResearchPattern] = {
     p.name: p
     for p in (
         _pattern(

@@ -6,15 +6,16 @@
 Providers: ``local`` (the index ``index`` names, default ``default``; resolved here, in the
 process that starts the run, and passed to the search tool by folder) and the web providers of
 :mod:`ekklesia.connectors.search`, whose base URLs ``endpoints`` may override (a self-hosted proxy,
-a local test server). ``depth`` sets how many sub-questions are searched and how many hits each
-provider returns. The model (``sim`` by default) plays every member of the team; ``pattern``
+a local test server). ``depth`` sets how many sub-questions the planner is asked for (the
+pattern's ``depth`` option, so the prompt says it) and searched, and how many hits each provider
+returns (:data:`DEPTHS`). The model (``sim`` by default) plays every member of the team; ``pattern``
 ``research_single`` runs one researcher with nobody checking its claims.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -25,7 +26,7 @@ from ekklesia.core.task import Task
 from ekklesia.errors import UserError
 from ekklesia.memory.query import SearchMode
 from ekklesia.patterns.spec import RunSpec
-from ekklesia.research.patterns import RESEARCH_PATTERNS
+from ekklesia.research.patterns import DEPTHS, RESEARCH_PATTERNS
 from ekklesia.research.search import PROVIDER_NAMES, local_index
 from ekklesia.research.simulated import BEHAVIOUR
 from ekklesia.research.sources import Claim, Findings, Source, confidence, read_findings
@@ -33,11 +34,15 @@ from ekklesia.runtime.engine import RunResult
 from ekklesia.runtime.ledger import Budget
 from ekklesia.swarm import Swarm
 
-__all__ = ["DEPTHS", "ResearchReport", "aresearch", "read_report", "research", "research_task"]
-
-Depth = Literal["quick", "balanced", "deep"]
-#: (sub-questions searched, hits per provider and query) for each depth.
-DEPTHS: dict[str, tuple[int, int]] = {"quick": (2, 3), "balanced": (3, 5), "deep": (5, 8)}
+__all__ = [
+    "DEPTHS",
+    "ResearchReport",
+    "aresearch",
+    "read_report",
+    "research",
+    "research_spec",
+    "research_task",
+]
 
 
 class ResearchReport(BaseModel):
@@ -129,6 +134,36 @@ def research_task(
     return task.model_copy(update={"meta": meta})
 
 
+def research_spec(
+    *,
+    pattern: str = "research",
+    model: str = "sim",
+    depth: str = "balanced",
+    seed: int = 0,
+    budget: Budget | None = None,
+    agents: Sequence[Mapping[str, Any]] | None = None,
+) -> RunSpec:
+    """The run spec of a research run: the pattern at ``depth``, one round, on one host."""
+    if pattern not in RESEARCH_PATTERNS:
+        raise UserError(f"pattern must be one of {', '.join(RESEARCH_PATTERNS)}, got {pattern!r}")
+    if depth not in DEPTHS:
+        raise UserError(f"--depth must be one of {'|'.join(DEPTHS)}, got {depth!r}")
+    # one host: the stages run one after another, so more hosts would only add processes to start
+    spec: dict[str, Any] = {
+        "pattern": pattern,
+        "model": model,
+        "seed": seed,
+        "rounds": 1,
+        "placement": "single",
+        "options": {"depth": depth},
+    }
+    if agents is not None:
+        spec["agents"] = [dict(a) for a in agents]
+    if budget is not None:
+        spec["budget"] = budget.model_dump()
+    return RunSpec.of(spec)
+
+
 def read_report(result: RunResult, question: str) -> ResearchReport:
     """The report of a finished research run, read from its timeline."""
     texts = [
@@ -171,24 +206,13 @@ async def aresearch(
     agents: Sequence[Mapping[str, Any]] | None = None,
 ) -> ResearchReport:
     """Research ``question``; see the module docstring. ``agents`` replaces the team (specs)."""
-    if pattern not in RESEARCH_PATTERNS:
-        raise UserError(f"pattern must be one of {', '.join(RESEARCH_PATTERNS)}, got {pattern!r}")
+    spec = research_spec(
+        pattern=pattern, model=model, depth=depth, seed=seed, budget=budget, agents=agents
+    )
     task = research_task(
         question, provider=provider, depth=depth, index=index, mode=mode, endpoints=endpoints
     )
-    # one host: the stages run one after another, so more hosts would only add processes to start
-    spec: dict[str, Any] = {
-        "pattern": pattern,
-        "model": model,
-        "seed": seed,
-        "rounds": 1,
-        "placement": "single",
-    }
-    if agents is not None:
-        spec["agents"] = [dict(a) for a in agents]
-    if budget is not None:
-        spec["budget"] = budget.model_dump()
-    with Swarm.from_spec(RunSpec.of(spec)) as swarm:
+    with Swarm.from_spec(spec) as swarm:
         result = await swarm.arun(task)
     return read_report(result, task.prompt)
 

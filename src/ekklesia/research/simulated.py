@@ -4,7 +4,9 @@ research pattern's prompts, reading the sources in its prompt as a model would.
 Who answers is ``hints.role``. ``skill`` is ``model.skill``; every draw comes from the call's seeded
 ``rng``, so a run is the same every time.
 
-* planner: the gold sub-questions of a corpus question (``meta["gold"]``), else the question.
+* planner: as many sub-questions as its prompt asks for ("at most N"; 3 when it names none): the
+  gold sub-questions of a corpus question (``meta["gold"]``) first, cut to N, then, while N leaves
+  room, the other facts of the organisations it names; outside the corpus, the question.
 * researcher: reads the passages of its prompt. For each fact a corpus question needs it takes the
   value most passages state and cites them; with probability ``1 - skill`` it errs — it takes a
   value another passage states instead (a distractor's) when there is one, else cites a passage
@@ -27,7 +29,7 @@ from typing import Any
 
 from ekklesia.agents.simulated import SimulatedModel, register_behaviour
 from ekklesia.core.llm import LLMRequest, SimHints
-from ekklesia.research.corpus import Fact, answer_of, sentence, statements
+from ekklesia.research.corpus import ATTRIBUTES, Fact, answer_of, sentence, statements, subquestion
 
 __all__ = ["BEHAVIOUR", "register", "respond"]
 
@@ -36,6 +38,7 @@ _SOURCES = re.compile(r"Sources \(JSON[^)]*\):\n(\[.*?\n\])", re.DOTALL)
 _CLAIM = re.compile(r'^(\d+)\. "(.*)" cites \[([\d, ]*)\]$', re.MULTILINE)
 _CHECKED = re.compile(r"^- (.*?) ((?:\[\d+\])*) \((\w+)\)$", re.MULTILINE)
 _FIRST_SENTENCE = re.compile(r"[^.!?\n]+[.!?]")
+_AT_MOST = re.compile(r"\bat most (\d+) short sub-questions\b")
 
 
 def register() -> None:
@@ -48,7 +51,9 @@ def respond(model: SimulatedModel, request: LLMRequest, rng: random.Random) -> s
     raw = hints.meta.get("gold")
     gold: dict[str, Any] | None = raw if isinstance(raw, dict) else None
     if hints.role == "planner":
-        subs = list(gold["subquestions"]) if gold else [str(hints.meta.get("question") or prompt)]
+        asked = _AT_MOST.search(prompt)
+        subs = _plan(gold, int(asked.group(1)) if asked else 3)
+        subs = subs or [str(hints.meta.get("question") or prompt)]
         return "\n".join(f"{i}. {q}" for i, q in enumerate(subs, 1))
     if hints.role == "researcher":
         return _research(model.skill, prompt, gold, rng)
@@ -57,6 +62,17 @@ def respond(model: SimulatedModel, request: LLMRequest, rng: random.Random) -> s
     if hints.role == "writer":
         return _write(prompt, gold)
     return "Answer: unknown"
+
+
+def _plan(gold: dict[str, Any] | None, n: int) -> list[str]:
+    """The planner's sub-questions: the gold ones, then the other facts of the same entities."""
+    if gold is None:
+        return []
+    subs = list(gold["subquestions"])
+    entities = [str(f["entity"]) for f in gold["facts"]]
+    asked = {str(f["attribute"]) for f in gold["facts"]}
+    subs += [subquestion(e, a) for a in ATTRIBUTES if a not in asked for e in entities]
+    return subs[: max(n, 1)]
 
 
 def _sources(prompt: str) -> list[dict[str, Any]]:
