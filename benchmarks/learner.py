@@ -23,6 +23,7 @@ import random
 import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
@@ -54,7 +55,7 @@ FAMILIES: dict[str, dict[str, object]] = {
             {"name": "ring", "agents": 6, "rounds": 3, "graph": "ring",
              "model": "sim:skill=0.6", "stop_on_consensus": False},
         ],
-        "objective": "accuracy - tokens / 5000",
+        "objective": "accuracy - tokens / 4000",
     },
     "1 vs 3 rounds (5 agents)": {
         "strategies": [
@@ -359,7 +360,11 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--rescore-tasks", type=int, default=40)
     parser.add_argument("--rescore-code-tasks", type=int, default=8)
-    parser.add_argument("--svg", default=None, help="also draw the regret curves to this file")
+    parser.add_argument(
+        "--svg",
+        default=str(Path(__file__).with_name("learner_regret.svg")),
+        help="where to draw the regret curves ('' for nowhere)",
+    )
     parser.add_argument("--only", default=None, help="run only the families whose name has this")
     args = parser.parse_args()
     os.environ.setdefault("EKKLESIA_HOME", tempfile.mkdtemp(prefix="ekklesia-bench-"))
