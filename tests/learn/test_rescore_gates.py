@@ -41,7 +41,7 @@ async def check(
 ) -> tuple[dict[int, tuple[int, int]], list[Timeline]]:
     """Per limit: (runs re-scored equal to re-execution, of which cut short by the lower limit);
     and the recorded timelines."""
-    tasks = suites.suite(pattern, n, seed=0)
+    tasks = await suites.asuite(pattern, n, seed=0)
     out: dict[int, tuple[int, int]] = {}
     with Runner() as running:
         recorded = [await running.run(strategy(pattern, 3), task, SEED) for task in tasks]

@@ -130,8 +130,8 @@ def _check_gated(pattern: Pattern, recorded: RunSpec, alternative: RunSpec) -> N
     for field in sorted(differ, key=lambda f: f != "pattern"):  # the pattern first: it says most
         if field == "options":
             ours, theirs = (
-                pattern.parse_options(s.options).model_dump()  # type: ignore[union-attr]
-                for s in (recorded, alternative)
+                {} if parsed is None else parsed.model_dump()
+                for parsed in (pattern.parse_options(s.options) for s in (recorded, alternative))
             )
             others = sorted(k for k in ours.keys() | theirs.keys() if k != "max_revisions")
             if changed := [k for k in others if ours.get(k) != theirs.get(k)]:
@@ -170,10 +170,12 @@ def check_post_hoc(recorded: RunSpec, alternative: RunSpec) -> None:
             "needs new model calls (only aggregate, rounds and stop_on_consensus are post-hoc)"
         )
     if len(pattern.stages) != 1 or set(pattern.stop_rules) - {consensus}:
+        own = set(pattern.stop_rules) - {consensus}
+        what = "stop rules of its own" if own else "several stages and no gates"
         raise NotPostHoc(
-            f"pattern {pattern.name!r} has several stages without gates, or stop rules of its "
-            "own: what they decide between rounds is not in the record's terms, so re-scoring "
-            "supports single-stage patterns such as the debate and gated patterns' revision limit"
+            f"pattern {pattern.name!r} has {what}: re-scoring is exact (and "
+            "tested) for single-stage patterns such as the debate, and for the revision limit "
+            "of gated patterns without stop rules of their own"
         )
 
 
