@@ -16,10 +16,32 @@ gates (the debate), a strategy is *post-hoc* when its spec differs from the reco
   answers (a judge run, stopped at the same round): a judge over other answers is a model call.
 
 Anything else — models, agents, graph, pattern, options, budget — changes what the agents say and is
-refused, naming the field. A run that stopped by budget, a gate or an error, or did not finish, is
-refused too. Each agent's messages in a round depend only on the task, the seed and earlier rounds
-(never on how many rounds are planned nor how the answers will be aggregated), which is why the
-cut is exact; the cost is summed the way the ledger sums it, turn by turn.
+refused, naming the field. A run that stopped by budget or an error, or did not finish, is refused
+too. Each agent's messages in a round depend only on the task, the seed and earlier rounds (never
+on how many rounds are planned nor how the answers will be aggregated), which is why the cut is
+exact; the cost is summed the way the ledger sums it, turn by turn.
+
+Patterns with gates (the code patterns: a tester's verdict sends the coder back) have one post-hoc
+choice, the gates' revision limit (``options.max_revisions``, the gate's stop rule); any other
+difference is refused. It is exact for these reasons, each checked in the code it rests on:
+
+* every step is seeded by (seed, task, agent, round) and, after an agent's first step in a round,
+  by (stage, attempt) (``StepContext.step_seed``), and its calls are counted from what the agent
+  has done so far in the round: nothing an agent is asked or answers depends on the limit, so the
+  run with a lower limit is the recorded run up to the first failed check whose ``attempt``
+  reaches that limit;
+* there a gate that stops when exhausted (``on_exhausted="stop"``, every code pattern's) ends the
+  run with ``gate_exhausted``: the voters' last messages up to that check are aggregated (``last``:
+  the last program the coder wrote) and scored by the pattern's scorer — which runs the program in
+  the sandbox, no model call. A gate that goes on when exhausted would run the next rounds on other
+  messages than the record's, and is refused;
+* a higher limit is the recorded run itself where no check failed at the recorded limit (it passed
+  first); where one did, the revisions it needs were never run, and that run is refused;
+* a judge's verdict over the cut's answers would be a model call, so a judged gated run is refused
+  when the cut falls before its end.
+
+The optimization pattern's score is a timing (the speed ratio of two runs in the sandbox): it is
+recomputed when the cut changes the program, and like any re-execution of it, it varies a little.
 """
 
 from __future__ import annotations
@@ -35,6 +57,7 @@ from ekklesia.core.aio import run_sync
 from ekklesia.core.events import (
     AgentFailed,
     Aggregated,
+    GateChecked,
     MessageSent,
     ModelCalled,
     RoundStarted,
@@ -50,7 +73,7 @@ from ekklesia.learn.runs import RunRecord
 from ekklesia.learn.strategies import Strategy
 from ekklesia.patterns.aggregation import Vote, aggregate_votes
 from ekklesia.patterns.library import get_pattern
-from ekklesia.patterns.pattern import consensus
+from ekklesia.patterns.pattern import Pattern, consensus
 from ekklesia.patterns.spec import RunSpec
 from ekklesia.runtime.timeline import Timeline
 from ekklesia.swarm import Swarm
@@ -83,13 +106,51 @@ def _agents(spec: RunSpec) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     return debaters, others
 
 
-def check_post_hoc(recorded: RunSpec, alternative: RunSpec) -> None:
-    """Refuse an alternative whose difference from the record is not post-hoc."""
+def revision_limits(pattern: Pattern, spec: RunSpec) -> dict[str, int]:
+    """Each gate's revision limit in a run of ``spec`` (its options set every gate's limit)."""
+    configured = pattern.configure(pattern.parse_options(spec.options))
+    return {gate.name: gate.max_revisions for gate in configured.gates}
+
+
+def _gated(pattern: Pattern) -> bool:
+    """A pattern whose gates' revision limit is re-scored (it has no stop rules of its own)."""
+    return bool(pattern.gates) and not set(pattern.stop_rules) - {consensus}
+
+
+def _differ(recorded: RunSpec, alternative: RunSpec) -> list[str]:
     ours, theirs = recorded.to_data(), alternative.to_data()
-    differ = sorted(
+    return sorted(
         k for k in ours.keys() | theirs.keys() if k != "name" and ours.get(k) != theirs.get(k)
     )
-    for field in differ:
+
+
+def _check_gated(pattern: Pattern, recorded: RunSpec, alternative: RunSpec) -> None:
+    """Refuse an alternative to a gated run that differs in more than the revision limit."""
+    differ = _differ(recorded, alternative)
+    for field in sorted(differ, key=lambda f: f != "pattern"):  # the pattern first: it says most
+        if field == "options":
+            ours, theirs = (
+                {} if parsed is None else parsed.model_dump()
+                for parsed in (pattern.parse_options(s.options) for s in (recorded, alternative))
+            )
+            others = sorted(k for k in ours.keys() | theirs.keys() if k != "max_revisions")
+            if changed := [k for k in others if ours.get(k) != theirs.get(k)]:
+                field = f"options.{changed[0]}"
+            else:
+                continue
+        raise NotPostHoc(
+            f"differs from the record in {field!r}: pattern {pattern.name!r} has gates, and for "
+            "it only the gates' revision limit (options.max_revisions) is post-hoc"
+        )
+
+
+def check_post_hoc(recorded: RunSpec, alternative: RunSpec) -> None:
+    """Refuse an alternative whose difference from the record is not post-hoc."""
+    pattern = get_pattern(recorded.pattern)
+    if _gated(pattern):
+        _check_gated(pattern, recorded, alternative)
+        return
+    for field in _differ(recorded, alternative):
         if field in POST_HOC_FIELDS:
             continue
         if field == "agents":
@@ -108,11 +169,13 @@ def check_post_hoc(recorded: RunSpec, alternative: RunSpec) -> None:
             f"differs from the record in {field!r}: that changes what the agents say, so it "
             "needs new model calls (only aggregate, rounds and stop_on_consensus are post-hoc)"
         )
-    pattern = get_pattern(recorded.pattern)
-    if len(pattern.stages) != 1 or pattern.gates or set(pattern.stop_rules) - {consensus}:
+    if len(pattern.stages) != 1 or set(pattern.stop_rules) - {consensus}:
+        own = set(pattern.stop_rules) - {consensus}
+        what = "stop rules of its own" if own else "several stages and no gates"
         raise NotPostHoc(
-            f"pattern {pattern.name!r} has several stages, gates or stop rules of its own: "
-            "re-scoring supports single-stage patterns such as the debate"
+            f"pattern {pattern.name!r} has {what}: re-scoring is exact (and "
+            "tested) for single-stage patterns such as the debate, and for the revision limit "
+            "of gated patterns without stop rules of their own"
         )
 
 
@@ -144,11 +207,20 @@ class _Record:
             ):
                 self.said[event.round][message.sender] = message
 
-    def usage(self, rounds: int, *, everything: bool = False) -> Usage:
-        """The cost of the first ``rounds`` rounds, summed turn by turn as the ledger does."""
+    def usage(self, rounds: int, *, everything: bool = False, before: int | None = None) -> Usage:
+        """The cost of the first ``rounds`` rounds (``everything``: of the whole run; ``before``:
+        of the events before that index), summed turn by turn as the ledger does."""
         total, turn, owner = Usage(), Usage(), None
-        boundaries = (MessageSent, AgentFailed, StageStarted, RoundStarted, VoteCast, Aggregated)
-        for event in self.timeline.events:
+        boundaries = (
+            MessageSent,
+            AgentFailed,
+            StageStarted,
+            RoundStarted,
+            VoteCast,
+            Aggregated,
+            GateChecked,
+        )
+        for event in self.timeline.events[:before]:
             if isinstance(event, ModelCalled | ToolCalled):
                 if event.round >= rounds and not everything:
                     continue
@@ -174,7 +246,10 @@ async def arescore_run(timeline: Timeline, strategy: Strategy) -> RunRecord:
     """The record ``strategy`` would have made on this run's task and seed; see the module
     docstring. Raises :class:`NotPostHoc` with the reason when it cannot be computed."""
     record = _Record(timeline)
-    if record.finished.stop_reason not in ("max_rounds", "consensus"):
+    pattern = get_pattern(record.spec.pattern)
+    gated = _gated(pattern)
+    ends = ("max_rounds", "consensus", "gate_exhausted") if gated else ("max_rounds", "consensus")
+    if record.finished.stop_reason not in ends:
         raise NotPostHoc(
             f"run {timeline.run_id} stopped by {record.finished.stop_reason}: what followed "
             "depends on the budget or a gate, not only on the record"
@@ -182,6 +257,8 @@ async def arescore_run(timeline: Timeline, strategy: Strategy) -> RunRecord:
     with Swarm.from_spec(strategy.seeded(record.spec.seed)) as swarm:  # no host starts
         alternative = swarm.spec()
     check_post_hoc(record.spec, alternative)
+    if gated:
+        return await _rescore_gated(record, strategy, alternative, pattern)
     recorded_rounds = record.finished.rounds
     last: dict[str, AgentMessage] = {}
     done, stop = 0, "max_rounds"
@@ -229,6 +306,92 @@ async def arescore_run(timeline: Timeline, strategy: Strategy) -> RunRecord:
         usd=usage.usd,
         tokens=usage.total_tokens,
         rounds=done,
+        stop_reason=stop,
+    )
+
+
+def _gate_cut(record: _Record, strategy: Strategy, alternative: RunSpec, pattern: Pattern) -> int:
+    """The index of the gate check at which the alternative's run ends, or -1 where it is the
+    recorded run itself; see the module docstring."""
+    ours, theirs = revision_limits(pattern, record.spec), revision_limits(pattern, alternative)
+    gates = {gate.name: gate for gate in pattern.gates}
+    for i, event in enumerate(record.timeline.events):
+        if not isinstance(event, GateChecked) or event.passed:
+            continue
+        limit, recorded = theirs[event.gate], ours[event.gate]
+        if event.attempt >= recorded and event.attempt < limit:
+            raise NotPostHoc(
+                f"{strategy.name} needs revision {event.attempt + 1} at gate {event.gate!r}, but "
+                f"run {record.timeline.run_id} stopped revising at {recorded} (its "
+                "max_revisions): those revisions were never run"
+            )
+        if event.attempt >= limit and event.attempt < recorded:
+            if gates[event.gate].on_exhausted != "stop":
+                raise NotPostHoc(
+                    f"gate {event.gate!r} goes on when exhausted: with max_revisions {limit} the "
+                    "rounds after it would hear other messages than the record's"
+                )
+            return i
+    return -1
+
+
+async def _rescore_gated(
+    record: _Record, strategy: Strategy, alternative: RunSpec, pattern: Pattern
+) -> RunRecord:
+    """A gated run re-scored with another revision limit: the recorded run, or its prefix up to
+    the check that exhausts the lower limit."""
+    cut = _gate_cut(record, strategy, alternative, pattern)
+    finished, events = record.finished, record.timeline.events
+    if cut < 0:
+        answer, score, stop = finished.answer, finished.score, finished.stop_reason
+        usage, rounds = record.usage(finished.rounds, everything=True), finished.rounds
+    else:
+        method = alternative.aggregate or pattern.aggregate
+        if method == "judge":
+            raise NotPostHoc(
+                f"{strategy.name} ends run {record.timeline.run_id} before its judge spoke: a "
+                "judge over the answers at that point is a model call"
+            )
+        voter_stage = pattern.voter_stage().name
+        voters = next(
+            (e.agents for e in record.timeline.of_kind(StageStarted) if e.stage == voter_stage), ()
+        )
+        last: dict[str, AgentMessage] = {}  # each voter's last word, in the order they spoke
+        for event in events[:cut]:
+            message = event.message if isinstance(event, MessageSent) else None
+            if (
+                isinstance(message, AgentMessage)
+                and not message.failed
+                and message.sender in voters
+            ):
+                last.pop(message.sender, None)
+                last[message.sender] = message
+        if method == "last":
+            answer = next(reversed(last.values())).content if last else None
+        else:
+            votes = [
+                Vote(name, msg.answer, msg.confidence)
+                for name, msg in sorted(last.items())
+                if msg.answer is not None
+            ]
+            answer, _ = aggregate_votes(votes, method)
+        scored = pattern.scorer(record.task, answer)
+        score = await scored if inspect.isawaitable(scored) else scored
+        stop = "gate_exhausted"
+        gate_check = events[cut]
+        usage, rounds = record.usage(0, before=cut, everything=True), gate_check.round + 1
+    return RunRecord(
+        strategy=strategy.name,
+        digest=strategy.digest,
+        task_id=record.task.id,
+        seed=record.spec.seed,
+        run_id=record.timeline.run_id,
+        answer=answer,
+        correct=None if score is None else score >= 1.0,
+        score=score,
+        usd=usage.usd,
+        tokens=usage.total_tokens,
+        rounds=rounds,
         stop_reason=stop,
     )
 
