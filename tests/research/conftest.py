@@ -14,7 +14,7 @@ import shutil
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -35,6 +35,13 @@ SEARCH_KEYS = {
 }
 for _env in SEARCH_KEYS.values():
     os.environ.setdefault(_env, "ekkr-" + os.urandom(16).hex())
+
+
+@pytest.fixture
+def index_scripted() -> Callable[[Path, Path], int]:
+    """:func:`scripted_index`, for test modules (importing ``conftest`` by name is ambiguous when
+    several test folders are collected at once)."""
+    return scripted_index
 
 
 @pytest.fixture(scope="session")

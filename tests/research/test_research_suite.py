@@ -4,12 +4,12 @@ benchmarks/research.py, through the real command line."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from conftest import scripted_index
 from ekklesia.cli import app
 from ekklesia.memory.indexer import index_home
 from ekklesia.research.corpus import corpus
@@ -25,12 +25,15 @@ def _run(name: str, *extra: str) -> dict[str, object]:
 
 
 def test_pattern_run_research_scores_the_generated_corpus(
-    ray_session: None, ekklesia_home: Path, tmp_path: Path
+    ray_session: None,
+    ekklesia_home: Path,
+    tmp_path: Path,
+    index_scripted: Callable[[Path, Path], int],
 ) -> None:
     # the suite's index, built ahead with scripted embeddings so the run does not load MiniLM
     # (the slow test below lets the command index it itself)
     docs = corpus(5, entities=12, questions=2).write(tmp_path / "docs")
-    assert scripted_index(docs, index_home(index_name(5, 2))) > 0
+    assert index_scripted(docs, index_home(index_name(5, 2))) > 0
     data = _run("research")
     assert data["pattern"] == "research" and data["tasks"] == 2
     results = data["results"]
