@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from pydantic import ValidationError
 
@@ -152,3 +154,27 @@ async def test_a_replay_gives_back_the_recorded_tool_calls_and_offers_the_tools_
     assert (await replaying().complete(offered)) == first  # id, name, arguments as sent
     not_offered = await replaying().complete(LLMRequest(messages=TURNS))
     assert not_offered.error is not None and "differs from the recorded one" in not_offered.error
+
+
+@pytest.mark.usefixtures("ray_session")
+def test_a_timeline_written_before_tool_calling_still_replays() -> None:
+    agents = [ek.Agent(f"a{i}", model=ek.FunctionModel(lambda r: "Answer: 4")) for i in range(2)]
+    with ek.Swarm(agents, rounds=2, stop_on_consensus=False) as swarm:
+        result = swarm.run(ek.Task.of("2+2?", "4"))
+    path = result.timeline_path
+    # The file as it was before tool calling: no tool fields in any event.
+    table = pq.read_table(path)
+    old = [_without_tool_fields(p) for p in table.column("payload").to_pylist()]
+    column = table.schema.get_field_index("payload")
+    kind = table.schema.field(column).type
+    pq.write_table(table.set_column(column, "payload", pa.array(old, type=kind)), path)
+    assert sum('"response"' in p for p in old) == 4 and not any("offered_tools" in p for p in old)
+    assert ek.replay(result.run_id).identical
+
+
+def _without_tool_fields(payload: str) -> str:
+    event = json.loads(payload)
+    event.pop("offered_tools", None)
+    if isinstance(event.get("response"), dict):
+        event["response"].pop("tool_calls", None)
+    return json.dumps(event)
