@@ -158,8 +158,8 @@ async def test_a_replay_gives_back_the_recorded_tool_calls_and_offers_the_tools_
 
 @pytest.mark.usefixtures("ray_session")
 def test_a_timeline_written_before_tool_calling_still_replays() -> None:
-    agents = [ek.Agent(f"a{i}", model=ek.FunctionModel(lambda r: "Answer: 4")) for i in range(2)]
-    with ek.Swarm(agents, rounds=2, stop_on_consensus=False) as swarm:
+    agents = [ek.Agent("a0", model=ek.FunctionModel(lambda r: "Answer: 4"))]
+    with ek.Swarm(agents, rounds=1) as swarm:
         result = swarm.run(ek.Task.of("2+2?", "4"))
     path = result.timeline_path
     # The file as it was before tool calling: no tool fields in any event.
@@ -168,7 +168,7 @@ def test_a_timeline_written_before_tool_calling_still_replays() -> None:
     column = table.schema.get_field_index("payload")
     kind = table.schema.field(column).type
     pq.write_table(table.set_column(column, "payload", pa.array(old, type=kind)), path)
-    assert sum('"response"' in p for p in old) == 4 and not any("offered_tools" in p for p in old)
+    assert sum('"response"' in p for p in old) == 1 and not any("offered_tools" in p for p in old)
     assert ek.replay(result.run_id).identical
 
 
