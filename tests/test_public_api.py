@@ -13,7 +13,7 @@ INTENDED = {
     "Model", "LLMRequest", "LLMResponse", "ChatTurn", "SimHints", "SimulatedModel",
     "FunctionModel", "ReplayModel", "model_from_spec", "register_model_scheme",
     "PriceTable", "default_prices", "OpenAICompatModel", "PortkeyModel", "FallbackModel",
-    "BudgetedModel", "session_ledger",
+    "BudgetedModel", "session_ledger", "ToolSpec", "ModelToolCall",
     # simulations of populations
     "Simulation", "SimulationResult", "RoundReport", "Population", "AgentKind",
     "PopulationContext", "Mail", "Inbox", "environments",

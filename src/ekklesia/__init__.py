@@ -26,7 +26,7 @@ from ekklesia.agents.spec import model_from_spec, register_model_scheme
 from ekklesia.code.run import PatternReport, arun_pattern, run_pattern
 from ekklesia.connectors import FallbackModel, OpenAICompatModel
 from ekklesia.core.events import Usage
-from ekklesia.core.llm import ChatTurn, LLMRequest, LLMResponse, SimHints
+from ekklesia.core.llm import ChatTurn, LLMRequest, LLMResponse, ModelToolCall, SimHints, ToolSpec
 from ekklesia.core.mail import Inbox, Mail
 from ekklesia.core.messages import AgentMessage, TaskMessage
 from ekklesia.errors import (
@@ -93,6 +93,7 @@ __all__ = [
     "Memory",
     "MemoryPolicy",
     "Model",
+    "ModelToolCall",
     "OpenAICompatModel",
     "Pattern",
     "PatternLearner",
@@ -129,6 +130,7 @@ __all__ = [
     "ToolContext",
     "ToolError",
     "ToolResult",
+    "ToolSpec",
     "TransientError",
     "Usage",
     "UserError",

@@ -109,6 +109,8 @@ def test_a_real_model_is_asked_the_question_and_a_reply_without_sql_fails_a_turn
     for request in sent:
         prompt = "\n".join(m["content"] for m in request["body"]["messages"])
         assert "How many flights left JFK?" in prompt and "flights (336776 rows)" in prompt
+        # offered the sql tool, the model answered in text: the fenced block is read
+        assert [t["function"]["name"] for t in request["body"]["tools"]] == ["sql"]
     assert "has no SQL query" in sent[1]["body"]["messages"][2]["content"]
     assert "the query returned no rows" in sent[2]["body"]["messages"][2]["content"]
     # a model that never writes SQL: the gate gives up, the run ends cleanly

@@ -2,14 +2,19 @@
 
 It answers ``POST /v1/chat/completions`` and ``POST /v1/embeddings`` the way an OpenAI-compatible
 server does (``usage`` included), and lets a test script faults per model name: a status code (429
-with ``Retry-After``, 500, …), a delay longer than the client's timeout, a response without usage.
-The model name travels through gateways unchanged, so scripts work behind the Portkey gateway too.
+with ``Retry-After``, 500, …), a delay longer than the client's timeout, a response without usage,
+and replies that are tool calls (``"tool_calls": [{"name": "sql", "arguments": {...}}]``), sent in
+OpenAI's shape: ``message.content`` null unless ``text`` is scripted too, ``message.tool_calls`` as
+``{"id", "type": "function", "function": {"name", "arguments": "<JSON text>"}}`` and
+``finish_reason`` ``"tool_calls"``. The model name travels through gateways unchanged, so scripts
+work behind the Portkey gateway too.
 
 Control API (plain JSON over HTTP, so a server in another process is scripted the same way):
 
 - ``POST /_control/script`` ``{"model": "m", "steps": [Behaviour, …], "default": Behaviour}``:
   the next requests for model ``m`` take the steps in order, then the default.
-- ``GET /_control/requests?model=m``: the requests received (path, model, headers, body).
+- ``GET /_control/requests?model=m``: the requests received (path, model, headers, body — the
+  ``tools`` a client offered among it).
 - ``GET /_control/stats?model=m``: how many requests, and the most in flight at once.
 - ``POST /_control/reset``: forget scripts and requests.
 
@@ -26,6 +31,7 @@ import argparse
 import asyncio
 import collections
 import hashlib
+import json
 import math
 import threading
 import time
@@ -42,6 +48,15 @@ from pydantic import BaseModel, Field
 DEFAULT_TEXT = "I worked through the problem step by step.\nAnswer: 42\nConfidence: 0.80"
 
 
+class ScriptedToolCall(BaseModel):
+    """A tool call the model "makes": ``arguments`` as an object (sent as its JSON text) or as
+    text sent as is, to script arguments that are not JSON."""
+
+    name: str
+    arguments: dict[str, Any] | str = Field(default_factory=dict)
+    id: str | None = None
+
+
 class Behaviour(BaseModel):
     """How the server answers one request. Unset fields take the server's defaults."""
 
@@ -53,6 +68,7 @@ class Behaviour(BaseModel):
     prompt_tokens: int | None = None
     completion_tokens: int | Literal["max"] | None = None
     error: str = "scripted failure"
+    tool_calls: list[ScriptedToolCall] | None = None
 
 
 class Script(BaseModel):
@@ -126,7 +142,11 @@ def make_app(latency_s: float = 0.0, text: str = DEFAULT_TEXT, dims: int = 8) ->
         outcome = await behave(request, body)
         if isinstance(outcome, JSONResponse):
             return outcome
+        calls = _tool_calls(outcome.tool_calls or [], len(state.requests))
         text = state.text if outcome.text is None else outcome.text
+        if calls and outcome.text is None:
+            text = ""  # a reply that is only tool calls has no content
+        written = text + "".join(c["function"]["name"] + c["function"]["arguments"] for c in calls)
         max_tokens = int(body.get("max_tokens") or body.get("max_completion_tokens") or 512)
         prompt = "\n".join(str(m.get("content", "")) for m in body.get("messages", []))
         prompt_tokens = (
@@ -137,22 +157,22 @@ def make_app(latency_s: float = 0.0, text: str = DEFAULT_TEXT, dims: int = 8) ->
         elif outcome.completion_tokens is not None:
             completion_tokens = outcome.completion_tokens
         else:
-            completion_tokens = _tokens(text)
-        finish = "stop"
+            completion_tokens = _tokens(written)
+        finish = "tool_calls" if calls else "stop"
         if completion_tokens > max_tokens:
             text, completion_tokens, finish = text[: max_tokens * 4], max_tokens, "length"
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": text if text or not calls else None,
+        }
+        if calls:
+            message["tool_calls"] = calls
         answer: dict[str, Any] = {
             "id": f"chatcmpl-{len(state.requests)}",
             "object": "chat.completion",
             "created": int(time.time()),
             "model": body.get("model", ""),
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": text},
-                    "finish_reason": finish,
-                }
-            ],
+            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
         }
         if outcome.usage:
             answer["usage"] = {
@@ -215,6 +235,23 @@ def make_app(latency_s: float = 0.0, text: str = DEFAULT_TEXT, dims: int = 8) ->
         return {"ok": True}
 
     return app
+
+
+def _tool_calls(scripted: list[ScriptedToolCall], request_number: int) -> list[dict[str, Any]]:
+    """OpenAI's ``message.tool_calls``: arguments are JSON text, ids unique per request."""
+    return [
+        {
+            "id": call.id or f"call_{request_number}_{i}",
+            "type": "function",
+            "function": {
+                "name": call.name,
+                "arguments": call.arguments
+                if isinstance(call.arguments, str)
+                else json.dumps(call.arguments),
+            },
+        }
+        for i, call in enumerate(scripted)
+    ]
 
 
 def _vector(text: str, dims: int) -> list[float]:

@@ -51,8 +51,15 @@ class Allowance:
 
 
 def request_digest(request: LLMRequest) -> str:
-    """A digest of what was asked, so a replay can tell that it asks the same thing."""
+    """A digest of what was asked, so a replay can tell that it asks the same thing.
+
+    The offered tools and the tool choice count only when tools are offered: a request without
+    them digests as requests did before tool calling existed, so older timelines still replay.
+    """
     text = "\x1e".join(f"{t.role}\x1f{t.content}" for t in request.messages)
+    if request.tools:
+        offered = [t.model_dump(mode="json") for t in request.tools]
+        text += "\x1d" + json.dumps([offered, request.tool_choice], sort_keys=True)
     return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
 
 
@@ -156,6 +163,7 @@ class StepContext:
                 call_index=index,
                 request_digest=request_digest(request),
                 response=response,
+                offered_tools=tuple(t.name for t in request.tools),
             )
         )
         return response

@@ -22,12 +22,26 @@ class FunctionModel(Model):
     When ``fn`` returns text, tokens are estimated from the text (and flagged as estimated) and the
     cost is ``cost_usd`` per call — zero unless given, since a local function has no price. An
     exception raised by ``fn`` becomes the response's ``error``: the run records it and goes on.
+    ``tools=True`` says the function answers tool calls (it returns an :class:`LLMResponse` with
+    ``tool_calls``), so agents offer it their tools.
     """
 
-    def __init__(self, fn: ModelFunction, *, name: str | None = None, cost_usd: float = 0.0):
+    def __init__(
+        self,
+        fn: ModelFunction,
+        *,
+        name: str | None = None,
+        cost_usd: float = 0.0,
+        tools: bool = False,
+    ):
         self.fn = fn
         self.name = name or f"function:{getattr(fn, '__name__', 'anonymous')}"
         self.cost_usd = cost_usd
+        self.tools = tools
+
+    @property
+    def supports_tools(self) -> bool:
+        return self.tools
 
     def max_cost_usd(self, input_tokens: int, max_output_tokens: int) -> float | None:
         return self.cost_usd

@@ -24,6 +24,16 @@ class Model(ABC):
 
     name: str = "model"
 
+    @property
+    def supports_tools(self) -> bool:
+        """Whether requests to this model should offer tools (``LLMRequest.tools``).
+
+        A model that does not support tool calling ignores offered tools and answers in text, so
+        an agent asks this only to decide what to offer and what to ask for in its prompt. False
+        unless a model says otherwise: the connectors say yes (unless their spec turns it off).
+        """
+        return False
+
     @abstractmethod
     async def complete(self, request: LLMRequest) -> LLMResponse:
         """Answer one request. Failures are returned as ``LLMResponse(error=...)``."""

@@ -17,11 +17,18 @@ class ReplayModel(Model):
 
     A request the recording does not hold, or one whose prompt differs from the recorded one,
     comes back as an error response naming the mismatch: a replay that diverges shows where.
+    It supports tools when the recorded calls offered them, so an agent that asks
+    :attr:`supports_tools` builds the request it built when the run was recorded.
     """
 
     def __init__(self, calls: Iterable[ModelCalled]) -> None:
         self.name = "replay"
         self._calls = {(c.agent, c.round, c.call_index): c for c in calls}
+        self._offered_tools = any(c.offered_tools for c in self._calls.values())
+
+    @property
+    def supports_tools(self) -> bool:
+        return self._offered_tools
 
     async def complete(self, request: LLMRequest) -> LLMResponse:
         key = (request.agent, request.round, request.call_index)

@@ -3,8 +3,11 @@ reviewer that checks the result answers the question.
 
 A task for the team carries the database in ``meta["database"]`` (a DuckDB or SQLite file) and
 its schema in ``meta["schema"]``; the question is the task's prompt and is in every prompt the
-analyst gets. :class:`Analyst` asks its model for one query in a fenced ```sql block, runs it
-with the ``sql`` tool (a recorded, replayable ``tool_call`` event) and checks the rows
+analyst gets. :class:`Analyst` asks its model for one query — offered as the ``sql`` tool when
+the model supports tool calling (only ``query``: the analyst fills in the database and the
+limits), and in any case asked for in a fenced ```sql block, which is what it reads when the reply
+has no ``sql`` tool call — runs it with the ``sql`` tool (a recorded, replayable ``tool_call``
+event) and checks the rows
 (:func:`~ekklesia.bi.results.sanity_issues`). Its message carries the query, the rows as a
 table and ``Answer: ok`` — or ``Answer: revise`` with what went wrong (no SQL in the reply, the
 engine's error, an empty result, NULLs, implausible magnitudes), so a gate sends it back. A reply
@@ -20,13 +23,23 @@ from collections.abc import Sequence
 
 from ekklesia.agents.agent import Agent, Utterance
 from ekklesia.agents.context import StepContext
+from ekklesia.agents.model import Model
 from ekklesia.agents.roles import Role, get_role, register_role
 from ekklesia.bi.results import extract_sql, markdown_table, sanity_issues
-from ekklesia.core.llm import ChatTurn
+from ekklesia.core.llm import ChatTurn, LLMRequest, LLMResponse, ToolSpec
 from ekklesia.core.messages import AgentMessage, TaskMessage
 from ekklesia.tools.sql import SqlResult
 
-__all__ = ["ANALYST", "REVIEWER", "Analyst", "Reviewer", "analyst_prompt", "result_of"]
+__all__ = [
+    "ANALYST",
+    "FILLED_IN",
+    "REVIEWER",
+    "Analyst",
+    "Reviewer",
+    "analyst_prompt",
+    "query_of",
+    "result_of",
+]
 
 ANALYST = get_role("bi_analyst")
 
@@ -50,6 +63,19 @@ _SYSTEM = (
     "Use only the tables and columns listed. Reply with a sentence on how you answer the "
     "question, then the query in one fenced block:\n```sql\nSELECT ...\n```"
 )
+# Said only to a model that is offered the tool: prompts of runs without tools stay as they were,
+# so their recorded timelines still replay.
+_SYSTEM_TOOLS = (
+    "You are a data analyst. You answer business questions by writing one SQL query for "
+    "DuckDB over the database described below; it is run read-only and you are shown the rows. "
+    "Use only the tables and columns listed. Reply with a sentence on how you answer the "
+    "question, then run the query with the sql tool (or give it in one fenced block:"
+    "\n```sql\nSELECT ...\n```)"
+)
+_AGAIN = "Give it in one fenced ```sql block."
+_AGAIN_TOOLS = "Run it with the sql tool, or give it in one fenced ```sql block."
+#: The ``sql`` tool's arguments the analyst fills in itself: the model only writes the query.
+FILLED_IN = ("database", "max_rows", "timeout_s")
 
 
 def analyst_prompt(question: str, schema: str) -> str:
@@ -70,11 +96,25 @@ def result_of(content: str) -> str:
 class Analyst(Agent):
     """Writes a query with its model, runs it through the ``sql`` tool and checks the rows."""
 
+    def offers_sql(self, ctx: StepContext) -> bool:
+        """Whether this step's request offers the ``sql`` tool: the agent has it and the model
+        calls tools (a replay's model says what the recorded run's did)."""
+        model = ctx.model
+        return "sql" in self.tools and isinstance(model, Model) and model.supports_tools
+
+    def request(self, inbox: Sequence[TaskMessage | AgentMessage], ctx: StepContext) -> LLMRequest:
+        request = super().request(inbox, ctx)
+        if not self.offers_sql(ctx):
+            return request
+        offered: tuple[ToolSpec, ...] = (self.tools["sql"].tool_spec(leave_out=FILLED_IN),)
+        return request.model_copy(update={"tools": offered})
+
     def prompt(
         self, inbox: Sequence[TaskMessage | AgentMessage], ctx: StepContext
     ) -> list[ChatTurn]:
+        tools = self.offers_sql(ctx)
         turns = [
-            ChatTurn(role="system", content=_SYSTEM),
+            ChatTurn(role="system", content=_SYSTEM_TOOLS if tools else _SYSTEM),
             ChatTurn(role="user", content=analyst_prompt(ctx.task.prompt, _meta(ctx, "schema"))),
         ]
         own = [m for m in inbox if isinstance(m, AgentMessage) and m.sender == self.name]
@@ -90,7 +130,7 @@ class Analyst(Agent):
                         "Your query or its result did not pass the check"
                         + (f"; the reviewer said:\n{said}" if said else ".")
                         + f"\n\nWrite a corrected query for the question: {ctx.task.prompt}\n"
-                        "Give it in one fenced ```sql block."
+                        + (_AGAIN_TOOLS if tools else _AGAIN)
                     ),
                 )
             )
@@ -102,9 +142,13 @@ class Analyst(Agent):
         reply = await ctx.complete(self.request(inbox, ctx))
         if not reply.ok:
             return [Utterance(content=reply.error or "model call failed", failed=True)]
-        query = extract_sql(reply.text)
+        query = query_of(reply)
         if query is None:
-            return [_revise(reply.text, "the reply has no SQL query in a ```sql block")]
+            why = "the reply has no SQL query in a ```sql block"
+            call = reply.tool_call("sql")
+            if call is not None:
+                why = f"the sql tool call has no query (its arguments: {call.arguments[:200]!r})"
+            return [_revise(reply.text, why)]
         ran = await ctx.call_tool(
             "sql", database=_meta(ctx, "database"), query=query, max_rows=500, timeout_s=30.0
         )
@@ -121,6 +165,17 @@ class Analyst(Agent):
                 answer="ok",
             )
         ]
+
+
+def query_of(reply: LLMResponse) -> str | None:
+    """The query of an analyst's reply: the ``query`` of its first ``sql`` tool call, else the
+    SQL of its fenced block (see :func:`~ekklesia.bi.results.extract_sql`), else ``None``."""
+    call = reply.tool_call("sql")
+    arguments = call.parsed_arguments if call is not None else None
+    query = arguments.get("query") if arguments else None
+    if isinstance(query, str) and query.strip().rstrip(";").strip():
+        return query.strip().rstrip(";").strip()
+    return extract_sql(reply.text)
 
 
 def _prose(text: str) -> str:

@@ -22,13 +22,19 @@ ClientT = TypeVar("ClientT")
 
 
 class ConnectorModel(Model, Generic[ClientT]):
-    """A model reached over HTTP. Subclasses set ``_spec``, ``price_as`` and ``_prices``, call
-    :meth:`_start_clients` in ``__init__``, and say how to make and close a client."""
+    """A model reached over HTTP. Subclasses set ``_spec``, ``price_as``, ``_prices`` and
+    ``tool_calling``, call :meth:`_start_clients` in ``__init__``, and say how to make and close a
+    client.
+
+    ``tool_calling`` is on by default: OpenAI-compatible servers and the Portkey gateway take
+    OpenAI's ``tools``; a spec turns it off (``tools=off``) for a server that rejects them.
+    """
 
     _spec: str
     price_as: str | None
     _prices: PriceTable | None
     _clients: PerLoop[ClientT]
+    tool_calling: bool = True
 
     @property
     @abstractmethod
@@ -57,6 +63,10 @@ class ConnectorModel(Model, Generic[ClientT]):
 
     def spec(self) -> str:
         return self._spec
+
+    @property
+    def supports_tools(self) -> bool:
+        return self.tool_calling
 
     @property
     def prices(self) -> PriceTable:

@@ -28,6 +28,11 @@ class FallbackModel(Model):
         self.models = [model_from_spec(m) for m in models]
         self.name = " > ".join(m.name for m in self.models)
 
+    @property
+    def supports_tools(self) -> bool:
+        # Offered tools cost a model that cannot call them nothing: it answers in text.
+        return any(m.supports_tools for m in self.models)
+
     def max_cost_usd(self, input_tokens: int, max_output_tokens: int) -> float | None:
         costs = [m.max_cost_usd(input_tokens, max_output_tokens) for m in self.models]
         if any(c is None for c in costs):

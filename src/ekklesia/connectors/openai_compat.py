@@ -7,9 +7,11 @@ Spec: ``openai:BASE_URL[?options]#MODEL``, for example
 Options: ``key_env`` names the environment variable or secrets-file entry that holds the API key.
 By default it is ``OPENAI_API_KEY`` for ``api.openai.com`` and none elsewhere, so a key is never
 sent to a server it was not meant for. ``embedding_model`` names the model for :meth:`embed`; the
-call options of :mod:`ekklesia.connectors.options` apply too. Chat completions and embeddings run
-under the endpoint's :class:`~ekklesia.connectors.resilience.Resilience` on one pooled
-``httpx.AsyncClient`` per event loop.
+call options of :mod:`ekklesia.connectors.options` apply too. A request that offers tools is sent
+with OpenAI's ``tools`` and ``tool_choice`` (unless ``tools=off``), and the answer's
+``message.tool_calls`` come back as the response's ``tool_calls``. Chat completions and
+embeddings run under the endpoint's :class:`~ekklesia.connectors.resilience.Resilience` on one
+pooled ``httpx.AsyncClient`` per event loop.
 """
 
 from __future__ import annotations
@@ -35,7 +37,13 @@ from ekklesia.connectors.resilience import (
     error_for_status,
 )
 from ekklesia.connectors.secrets import redact, secret
-from ekklesia.connectors.usage import chat_messages, priced_response, tokens_bound
+from ekklesia.connectors.usage import (
+    chat_messages,
+    priced_response,
+    tokens_bound,
+    tool_calls_of,
+    tool_fields,
+)
 from ekklesia.core.llm import LLMRequest, LLMResponse
 from ekklesia.errors import SpecError
 
@@ -69,6 +77,7 @@ class OpenAICompatModel(ConnectorModel[JsonPoster]):
         price_as: str | None = None,
         endpoint: str | None = None,
         spec: str | None = None,
+        tools: bool = True,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.model = model
@@ -77,6 +86,7 @@ class OpenAICompatModel(ConnectorModel[JsonPoster]):
         self.embedding_model = embedding_model or model
         self.timeout = timeout
         self.price_as = price_as
+        self.tool_calling = tools
         self._prices = prices
         self._spec = spec or f"openai:{self.base_url}#{model}"
         self._resilience = Resilience(
@@ -99,14 +109,18 @@ class OpenAICompatModel(ConnectorModel[JsonPoster]):
             "temperature": request.temperature,
             "seed": request.seed % _SEED_RANGE,
         }
+        if self.tool_calling:
+            payload.update(tool_fields(request))
         started = time.perf_counter()
         try:
             body = await self._resilience.call(
                 lambda: self._post("/chat/completions", payload), tokens=tokens_bound(request)
             )
             choice = body["choices"][0]
-            text = choice.get("message", {}).get("content") or ""
+            message = choice.get("message") or {}
+            text = message.get("content") or ""  # null when the model answers with tool calls
             finish = choice.get("finish_reason")
+            calls = tool_calls_of(message)
         except Exception as exc:  # a failed call is an answer, never an exception of the run
             return LLMResponse(
                 model=self.model,
@@ -124,6 +138,7 @@ class OpenAICompatModel(ConnectorModel[JsonPoster]):
             prices=self.prices,
             price_as=self.price_as,
             latency_s=time.perf_counter() - started,
+            tool_calls=calls,
         )
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
@@ -249,4 +264,5 @@ def _from_spec(rest: str) -> OpenAICompatModel:
         limits=options.limits(),
         price_as=options.get("price_as"),
         spec=spec,
+        tools=options.flag("tools", True),
     )

@@ -1,8 +1,9 @@
 """Options of connector model specs: a query string after the model, ``?key=value&key=value``.
 
 Both schemes share the options that shape the call discipline (``timeout``, ``retries``,
-``concurrency``, ``rpm``, ``tpm``) and pricing (``price_as``); each adds its own. Every mistake —
-an unknown option, a repeated one, a value of the wrong kind — is a one-line
+``concurrency``, ``rpm``, ``tpm``), pricing (``price_as``) and tool calling (``tools=off`` for a
+server that rejects OpenAI's ``tools`` field: agents then ask for text only); each adds its own.
+Every mistake — an unknown option, a repeated one, a value of the wrong kind — is a one-line
 :class:`~ekklesia.errors.SpecError` that quotes the spec, raised before anything runs.
 """
 
@@ -17,7 +18,10 @@ from ekklesia.errors import SpecError
 __all__ = ["CALL_OPTIONS", "SpecOptions", "check_url", "parse_query"]
 
 #: Options every connector spec accepts.
-CALL_OPTIONS = ("timeout", "retries", "concurrency", "rpm", "tpm", "price_as")
+CALL_OPTIONS = ("timeout", "retries", "concurrency", "rpm", "tpm", "price_as", "tools")
+
+_FLAGS = {"on": True, "true": True, "yes": True, "1": True}
+_FLAGS.update({"off": False, "false": False, "no": False, "0": False})
 
 
 def parse_query(query: str, *, spec: str, known: Iterable[str]) -> dict[str, str]:
@@ -81,6 +85,18 @@ class SpecOptions:
             bound = "0 or more" if zero_ok else "more than 0"
             raise SpecError(
                 f"option {key!r} in model spec {self.spec!r} must be {bound}, got {raw!r}"
+            )
+        return value
+
+    def flag(self, key: str, default: bool) -> bool:
+        """``on``/``off`` (or ``true``/``false``, ``yes``/``no``, ``1``/``0``) as a bool."""
+        raw = self.options.get(key)
+        if raw is None:
+            return default
+        value = _FLAGS.get(raw.lower())
+        if value is None:
+            raise SpecError(
+                f"option {key!r} in model spec {self.spec!r} must be on or off, got {raw!r}"
             )
         return value
 

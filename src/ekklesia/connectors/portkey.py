@@ -21,7 +21,12 @@ Options (each also read from an environment variable when the spec leaves it out
 - ``provider_key_env``: the secret holding the provider's key, sent to a self-hosted gateway as
   ``Authorization`` (default ``<PROVIDER>_API_KEY``, for example ``OPENAI_API_KEY``, unless a
   ``custom_host`` is set, which gets no key unless one is named).
-- the call options ``timeout``, ``retries``, ``concurrency``, ``rpm``, ``tpm``, ``price_as``.
+- the call options ``timeout``, ``retries``, ``concurrency``, ``rpm``, ``tpm``, ``price_as``,
+  ``tools`` (``tools=off`` sends no ``tools`` even when a request offers them).
+
+A request that offers tools is sent with OpenAI's ``tools`` and ``tool_choice``, which the gateway
+passes on to the provider; the answer's ``message.tool_calls`` come back as the response's
+``tool_calls``.
 
 Every call carries the run id as Portkey trace id, the agent, round and call as a span, and
 ``run_id``/``agent``/``round`` as metadata, so the calls of a run can be found in Portkey's logs.
@@ -55,7 +60,13 @@ from ekklesia.connectors.resilience import (
     error_for_status,
 )
 from ekklesia.connectors.secrets import redact, remember_secret, secret
-from ekklesia.connectors.usage import chat_messages, priced_response, tokens_bound
+from ekklesia.connectors.usage import (
+    chat_messages,
+    priced_response,
+    tokens_bound,
+    tool_calls_of,
+    tool_fields,
+)
 from ekklesia.core.llm import LLMRequest, LLMResponse
 from ekklesia.errors import SpecError
 
@@ -104,8 +115,10 @@ class PortkeyModel(ConnectorModel[AsyncPortkey]):
         price_as: str | None = None,
         endpoint: str | None = None,
         spec: str | None = None,
+        tools: bool = True,
     ) -> None:
         self.catalog_model = model
+        self.tool_calling = tools
         self.base_url = (base_url or HOSTED_BASE_URL).rstrip("/")
         self.hosted = self.base_url == HOSTED_BASE_URL
         catalog_provider, bare = _split_catalog(model)
@@ -138,8 +151,10 @@ class PortkeyModel(ConnectorModel[AsyncPortkey]):
                 lambda: self._create(request), tokens=tokens_bound(request)
             )
             choice = answer["choices"][0]
-            text = (choice.get("message") or {}).get("content") or ""
+            message = choice.get("message") or {}
+            text = message.get("content") or ""  # null when the model answers with tool calls
             finish = choice.get("finish_reason")
+            calls = tool_calls_of(message)
         except Exception as exc:  # a failed call is an answer, never an exception of the run
             return LLMResponse(
                 model=self.catalog_model,
@@ -158,6 +173,7 @@ class PortkeyModel(ConnectorModel[AsyncPortkey]):
             prices=self.prices,
             price_as=self.price_as,
             latency_s=time.perf_counter() - started,
+            tool_calls=calls,
         )
 
     async def _disconnect(self, client: AsyncPortkey) -> None:
@@ -208,6 +224,8 @@ class PortkeyModel(ConnectorModel[AsyncPortkey]):
 
     async def _create(self, request: LLMRequest) -> dict[str, Any]:
         where = f"Portkey gateway {self.base_url}"
+        # The SDK passes fields it has no parameter for (tools, tool_choice) on in the body.
+        tools = tool_fields(request) if self.tool_calling else {}
         try:
             client = await self._clients.get()
             answer = await client.chat.completions.create(
@@ -218,6 +236,7 @@ class PortkeyModel(ConnectorModel[AsyncPortkey]):
                 seed=request.seed % _SEED_RANGE,
                 extra_headers=self.trace_headers(request),
                 timeout=self.timeout,
+                **tools,
             )
         except APITimeoutError as exc:
             if isinstance(exc.__cause__, httpx.ConnectTimeout):
@@ -338,4 +357,5 @@ def _from_spec(rest: str) -> PortkeyModel:
         limits=options.limits(),
         price_as=options.get("price_as"),
         spec=spec,
+        tools=options.flag("tools", True),
     )

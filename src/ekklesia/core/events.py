@@ -171,11 +171,15 @@ class MessageSent(_Event):
 
 
 class ModelCalled(_Event):
+    """One model call of an agent's step: a digest of the request, the response, and the names of
+    the tools the request offered (so a replay offers them again and asks the same thing)."""
+
     kind: Literal["model_call"] = "model_call"
     agent: str
     call_index: int
     request_digest: str
     response: LLMResponse
+    offered_tools: tuple[str, ...] = ()
 
 
 class CallRefused(_Event):

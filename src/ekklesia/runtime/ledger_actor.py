@@ -17,6 +17,7 @@ are refused rather than counted as free.
 from __future__ import annotations
 
 import itertools
+import json
 import math
 from typing import Any
 
@@ -50,11 +51,14 @@ def bound_input_tokens(request: LLMRequest) -> int:
 
     BPE tokenizers average about 4 characters a token on English and 1 a character on CJK text
     (3 bytes); a third of the bytes covers both with a margin, so a reservation built on it is not
-    exceeded by the provider's count in practice.
+    exceeded by the provider's count in practice. Offered tools are counted as their JSON, which
+    providers put into the prompt.
     """
     total = _REPLY_TOKENS
     for turn in request.messages:
         total += math.ceil(len(turn.content.encode()) / 3) + _PER_MESSAGE_TOKENS
+    for tool in request.tools:
+        total += math.ceil(len(json.dumps(tool.openai()).encode()) / 3) + _PER_MESSAGE_TOKENS
     return total
 
 
@@ -260,6 +264,10 @@ class BudgetedModel(Model):
 
     def spec(self) -> str:
         return self.model.spec()
+
+    @property
+    def supports_tools(self) -> bool:
+        return self.model.supports_tools
 
     def max_cost_usd(self, input_tokens: int, max_output_tokens: int) -> float | None:
         return self.model.max_cost_usd(input_tokens, max_output_tokens)

@@ -2,9 +2,10 @@
 
 A :class:`Tool` wraps an async function. Its parameters become a pydantic model, so the arguments
 are validated and their JSON Schema can be shown to a model (:meth:`Tool.json_schema`, in the
-shape of an OpenAI function) and to HTTP clients; its return annotation says how the result is
-written to the timeline as JSON and read back on replay. A parameter annotated
-:class:`ToolContext` is not an argument: the runtime passes the calling agent's context there.
+shape of an OpenAI function; :meth:`Tool.tool_spec` as a model request offers it) and to HTTP
+clients; its return annotation says how the result is written to the timeline as JSON and read
+back on replay. A parameter annotated :class:`ToolContext` is not an argument: the runtime passes
+the calling agent's context there.
 
 Every call made inside a run goes through ``ctx.call_tool`` (see
 :class:`~ekklesia.agents.context.StepContext`), which records it as a ``tool_call`` event and, on
@@ -20,13 +21,14 @@ import hashlib
 import inspect
 import json
 import weakref
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, JsonValue, TypeAdapter, ValidationError, create_model
 
 from ekklesia.core.events import strip_nondeterministic
+from ekklesia.core.llm import ToolSpec
 from ekklesia.errors import SpecError, ToolError
 
 __all__ = ["Tool", "ToolContext", "ToolResult", "result_digest", "tool"]
@@ -156,6 +158,27 @@ class Tool(Generic[R]):
         parameters = self.arguments_model.model_json_schema()
         parameters.pop("title", None)
         return {"name": self.name, "description": self.description, "parameters": parameters}
+
+    def tool_spec(self, *, leave_out: Collection[str] = ()) -> ToolSpec:
+        """The tool as offered to a model in ``LLMRequest.tools``.
+
+        ``leave_out`` names arguments the caller fills in itself (the database a query runs on,
+        a row limit): they are dropped from the parameters and from ``required``, so the model is
+        never asked for them.
+        """
+        schema = self.json_schema()
+        parameters = dict(schema["parameters"])
+        if leave_out:
+            unknown = sorted(set(leave_out) - set(self.arguments_model.model_fields))
+            if unknown:
+                raise SpecError(f"tool {self.name} has no argument {', '.join(unknown)}")
+            properties = parameters.get("properties", {})
+            parameters["properties"] = {k: v for k, v in properties.items() if k not in leave_out}
+            required = [r for r in parameters.get("required", []) if r not in leave_out]
+            parameters.pop("required", None)
+            if required:
+                parameters["required"] = required
+        return ToolSpec(name=self.name, description=schema["description"], parameters=parameters)
 
     # -- calling -------------------------------------------------------------------------------
 
