@@ -330,6 +330,8 @@ class PatternLearner:
         return SharedLearner(chosen, suite=suite, seed=seed, name=name, home=where).handle()
 
     def ping(self) -> int:
+        """The runs learned from, as the state on disk now says."""
+        self._refresh()
         return self.runs
 
 
