@@ -312,12 +312,12 @@ async def arun_auto(
     """Run ``task`` by the strategy the learner of its kind chooses; ``swarms`` keeps the
     chosen strategies' swarms (by spec) for the next tasks."""
     chooser = chooser_for(task.suite)
-    chosen = chooser.choose(task)
+    chosen = await chooser.choose(task)
     key = chosen.spec.model_dump_json()
     if key not in swarms:
         swarms[key] = Swarm.from_spec(chosen.spec)
     result = await swarms[key].arun(task, on_event=on_event, notes=chosen.notes)
-    chooser.record(chosen, result)
+    await chooser.record(chosen, result)
     return result
 
 

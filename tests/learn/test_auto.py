@@ -1,10 +1,15 @@
 """``strategy="auto"``: a swarm or run_pattern asks the persisted learner which strategy to run."""
 
+import asyncio
+import json
+from pathlib import Path
+
 import pytest
 
 import ekklesia as ek
 from ekklesia.core.events import StrategyChosen
-from ekklesia.learn import PatternLearner
+from ekklesia.learn import PatternLearner, alearn
+from ekklesia.runtime.timeline import Timeline
 
 STRATEGIES = {
     "strategies": [
@@ -49,3 +54,35 @@ def test_auto_runs_the_learners_choice_and_teaches_it() -> None:
     assert learner.choices == [
         c.strategy for c in map(lambda r: r.timeline.of_kind(StrategyChosen)[0], ran)
     ]
+
+
+@pytest.mark.usefixtures("ray_session")
+def test_auto_runs_side_by_side_and_a_learn_loop_add_to_one_learner(tmp_path: Path) -> None:
+    path = tmp_path / "strategies.json"
+    path.write_text(json.dumps(STRATEGIES))
+    PatternLearner(STRATEGIES, suite="arithmetic", seed=5).save()
+    tasks = ek.tasks.arithmetic(n=4, seed=9)
+
+    async def together() -> tuple[list[ek.RunResult], dict[str, object]]:
+        with (
+            ek.Swarm([ek.Agent("a", model=ek.SimulatedModel())], rounds=1) as one,
+            ek.Swarm([ek.Agent("b", model=ek.SimulatedModel())], rounds=1) as two,
+        ):
+            first, second, learned = await asyncio.gather(
+                one.arun_many(tasks[:2], strategy="auto"),
+                two.arun_many(tasks[2:], strategy="auto"),
+                alearn(path, suite="arithmetic", runs=6, seed=5),
+            )
+        return [*first, *second], learned
+
+    ran, learned = asyncio.run(together())
+    log = PatternLearner.load().state.log
+    # every run of every client learned from exactly once, under its own decision
+    assert len(log) == len(Timeline.list_runs()) >= 6
+    assert sorted(logged.decision for logged in log) == list(range(len(log)))
+    assert {r.run_id for r in ran} <= {logged.record.run_id for logged in log}
+    for logged in log:
+        (chosen,) = Timeline.load(logged.record.run_id).of_kind(StrategyChosen)
+        assert (chosen.decision, chosen.strategy) == (logged.decision, logged.strategy)
+    choices = learned["choices"]
+    assert isinstance(choices, list) and choices == [x.strategy for x in log][: len(choices)]

@@ -1,5 +1,6 @@
 """The learner: Thompson sampling that is seeded, logged in the timelines, and restartable."""
 
+import asyncio
 import itertools
 import json
 from pathlib import Path
@@ -10,8 +11,9 @@ from typer.testing import CliRunner
 import ekklesia as ek
 from ekklesia.cli import app
 from ekklesia.core.events import StrategyChosen
-from ekklesia.learn import PatternLearner, Runner, RunRecord, learn
+from ekklesia.learn import PatternLearner, Runner, RunRecord, learn, load_strategies
 from ekklesia.learn.bandit import Posterior, exploration
+from ekklesia.learn.learner import Decision, SharedLearner, reset_learners
 from ekklesia.learn.report import pareto_front
 from ekklesia.runtime.timeline import Timeline
 
@@ -181,3 +183,31 @@ def test_learn_records_choices_in_timelines_and_resumes(tmp_path: Path) -> None:
     assert json.loads(runner.invoke(app, ["learn", "status", "--json"]).stdout) == {"learners": []}
     refused = runner.invoke(app, ["learn", "status", "--name", "nobody"])
     assert refused.exit_code == 2 and "no learner named 'nobody'" in refused.output
+
+
+@pytest.mark.usefixtures("ray_session")
+def test_the_shared_actor_sees_other_writers_and_is_replaced_after_a_reset() -> None:
+    shared = SharedLearner(load_strategies(CLEAR_WINNER), suite="arithmetic", seed=0)
+
+    async def teach(learner: SharedLearner) -> None:
+        decision: Decision = await learner.call("decide")
+        done = record(decision.strategy.name, decision.choice.decision, True)
+        await learner.call("update", decision.choice, done)
+
+    asyncio.run(teach(shared))
+    here = PatternLearner(CLEAR_WINNER)  # another process's learner, writing the same state
+    choice = here.choose()
+    assert choice.decision == 1
+    here.update(choice, record(choice.strategy, 1, False))
+    assert asyncio.run(shared.call("ping")) == 2  # the actor took the state on disk again
+    asyncio.run(teach(shared))
+    assert [x.decision for x in PatternLearner.load().state.log] == [0, 1, 2]
+
+    scored = SharedLearner(
+        load_strategies({**CLEAR_WINNER, "objective": "score"}), suite="arithmetic", seed=0
+    )
+    with pytest.raises(ek.SpecError, match="running in this cluster with other strategies"):
+        asyncio.run(scored.call("ping"))
+    reset_learners()
+    assert asyncio.run(scored.call("ping")) == 0  # the old actor gave way to this learner
+    assert asyncio.run(scored.call("identity"))[2] == "score"

@@ -1,5 +1,6 @@
 """``ekklesia sweep``: every strategy on the same tasks; a stopped sweep resumes."""
 
+import asyncio
 import json
 import os
 import signal
@@ -13,7 +14,8 @@ from typer.testing import CliRunner
 
 import ekklesia as ek
 from ekklesia.cli import app
-from ekklesia.learn import Runner, RunStore, sweep
+from ekklesia.learn import Runner, RunRecord, RunStore, load_strategies, suite_tasks, sweep
+from ekklesia.learn.runs import summarise
 from ekklesia.runtime.timeline import Timeline
 
 runner = CliRunner()
@@ -63,18 +65,45 @@ def test_an_interrupted_sweep_resumes_without_rerunning(strategies: Path) -> Non
         if done >= 3:
             raise Stopped  # as a Ctrl-C would, between runs
 
-    with Runner() as warm:  # the hosts outlive the interruption; what resumes is the store's
-        with pytest.raises(Stopped):
-            sweep(strategies, tasks=4, on_progress=stop_after_three, concurrency=1, runner=warm)
-        stored = RunStore().count()
-        assert stored == 3
-        first = {p.name for p in RunStore().root.glob("*/*.json")}
-        result = sweep(strategies, tasks=4, runner=warm)
+    with pytest.raises(Stopped):  # one worker: the third record stops it before a fourth run
+        sweep(strategies, tasks=4, on_progress=stop_after_three, concurrency=1)
+    stored = RunStore().count()
+    assert stored == 3
+    first = {p.name for p in RunStore().root.glob("*/*.json")}
+    result = sweep(strategies, tasks=4)
     assert result.resumed == 3
     assert len(result.records) == 8 and RunStore().count() == 8
     finished = [r for r in Timeline.list_runs() if Timeline.load(r).status == "finished"]
     assert len(finished) == 8  # 3 before the interruption, 5 after: none twice
     assert first < {p.name for p in RunStore().root.glob("*/*.json")}
+
+
+@pytest.mark.usefixtures("ray_session")
+def test_pairs_run_in_ray_workers_with_the_results_of_running_them_one_by_one(
+    strategies: Path,
+) -> None:
+    swept = sweep(strategies, tasks=2, seed=4)
+    workers = {Timeline.load(r.run_id).started.pid for r in swept.records}
+    assert os.getpid() not in workers and 1 <= len(workers) <= 2  # the session's 2 CPUs
+
+    chosen = load_strategies(strategies)
+    tasks = suite_tasks("arithmetic", 2, 4, chosen)
+
+    async def one_by_one() -> list[RunRecord]:
+        with Runner() as here:
+            return [await here.run(s, t, 4) for s in chosen.strategies for t in tasks]
+
+    alone = asyncio.run(one_by_one())
+    assert {Timeline.load(r.run_id).started.pid for r in alone} == {os.getpid()}
+    strip = {"run_id"}
+    assert [r.model_dump(exclude=strip) for r in swept.records] == [
+        r.model_dump(exclude=strip) for r in alone
+    ]
+    summaries = [
+        summarise(s.name, [r for r in alone if r.strategy == s.name], chosen.objective)
+        for s in chosen.strategies
+    ]
+    assert swept.to_json() == {"strategies": [s.to_json("accuracy") for s in summaries]}
 
 
 def test_bad_input_is_one_line_exit_2(strategies: Path, tmp_path: Path) -> None:

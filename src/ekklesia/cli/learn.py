@@ -19,8 +19,6 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from typer._click.core import Context  # the click typer ships; its own type
-from typer.core import TyperGroup
 
 from ekklesia.cli._common import console, err_console, fail, json_stdout, one_line_errors
 from ekklesia.learn.learner import (
@@ -33,20 +31,9 @@ from ekklesia.learn.learner import (
 )
 from ekklesia.learn.sweep import sweep as run_sweep
 
-__all__ = ["register"]
-
-
-class _LearnGroup(TyperGroup):
-    """``ekklesia learn FILE …`` is ``ekklesia learn run FILE …``."""
-
-    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
-        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
-            args = ["run", *args]
-        return super().parse_args(ctx, args)
-
+__all__ = ["register", "route"]
 
 learn_app = typer.Typer(
-    cls=_LearnGroup,
     help=(
         "Learn which strategy wins: `ekklesia learn STRATEGIES --suite S --runs N [--seed S] "
         "[--name N] [--json]` runs the learner online (Thompson sampling); the commands below "
@@ -326,6 +313,16 @@ def report(
     with one_line_errors():
         path = write_report(PatternLearner.load(name), out)
     console.print(str(path))
+
+
+def route(args: list[str]) -> list[str]:
+    """``ekklesia learn FILE …`` is ``ekklesia learn run FILE …`` (the root group applies it)."""
+    if len(args) < 2 or args[0] != "learn":
+        return args
+    commands = {info.name for info in learn_app.registered_commands}
+    if args[1] in commands or args[1] in ("--help", "-h"):
+        return args
+    return ["learn", "run", *args[1:]]
 
 
 def register(app: typer.Typer) -> None:

@@ -12,14 +12,28 @@ state continues exactly where it was (the same next choice, the same propensity)
 other strategies, another objective, suite or seed is refused rather than mixed in.
 :func:`learn` runs the loop with the learner as a Ray actor; :meth:`PatternLearner.actor` starts
 one.
+
+In a cluster each learner is one named actor (:class:`SharedLearner`: ``ekklesia-learner-<name>-…``
+in the ``ekklesia`` namespace, keyed by the learner's name and home), which every driver gets by
+name: ``ekklesia learn`` and ``strategy="auto"`` runs, in one process or several, choose and
+update through the same actor, one call at a time, so no update overwrites another. Choices may
+be outstanding together (runs side by side): each gets its own decision number, and a run's
+update is accepted once, whenever it arrives. The actor is detached: drivers come and go (an
+``ekklesia learn`` ends while a service's ``strategy="auto"`` runs go on), and one that ended must
+not take the learner, and the choices still out, with it. It holds no CPU, ends with the cluster
+(``ray stop``; with a local instance, with the driver), and keeps nothing that is not on disk:
+every update is saved before it returns, and a learner takes the state on disk again whenever
+someone else changed it (a ``learn reset``, a learner in another process). After a reset, the
+next driver that names the learner with other strategies replaces an actor that holds the old.
 """
 
 from __future__ import annotations
 
-import contextlib
+import hashlib
 import os
 import shutil
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,17 +42,21 @@ from pydantic import BaseModel
 
 from ekklesia.core.aio import run_sync
 from ekklesia.core.events import StrategyChosen
-from ekklesia.errors import SpecError, UserError
+from ekklesia.errors import EkklesiaError, SpecError, UserError
 from ekklesia.learn.bandit import Choice, Posterior, choose
 from ekklesia.learn.runs import Runner, RunRecord, suite_tasks
 from ekklesia.learn.store import learn_home
-from ekklesia.learn.strategies import Strategies, load_strategies
+from ekklesia.learn.strategies import Strategies, Strategy, load_strategies
+from ekklesia.runtime.ray_errors import host_gone, remote_cause, run_error
 from ekklesia.runtime.ray_support import ensure_ray
 
 __all__ = [
+    "NAMESPACE",
+    "Decision",
     "LearnerState",
     "LoggedRun",
     "PatternLearner",
+    "SharedLearner",
     "alearn",
     "learn",
     "learner_names",
@@ -46,6 +64,9 @@ __all__ = [
 ]
 
 DEFAULT_NAME = "default"
+#: The Ray namespace of the learners' named actors: every driver finds them there.
+NAMESPACE = "ekklesia"
+_ATTEMPTS = 3  # a killed actor's name is free again a moment after the kill
 
 
 class LoggedRun(BaseModel):
@@ -127,18 +148,35 @@ class PatternLearner:
             objective=self.strategies.objective.expression,
             strategies=self.strategies.to_data()["strategies"],
         )
-        if self.path.exists():
+        self._fresh = fresh
+        self._stamp: tuple[int, int] | None = None
+        self.pending: dict[int, Choice] = {}  # chosen, not yet updated (runs under way)
+        self.state = fresh
+        self._refresh()
+
+    def _refresh(self) -> None:
+        """Take the state on disk when it is not what this learner last read or wrote."""
+        stamp = _stamp(self.path)
+        if stamp == self._stamp:
+            return
+        if stamp is None:  # reset, or never saved
+            self.state = self._fresh.model_copy(deep=True)
+        else:
             saved = LearnerState.model_validate_json(self.path.read_text(encoding="utf-8"))
             fields = ("suite", "seed", "objective", "strategies")
-            if differs := [f for f in fields if getattr(saved, f) != getattr(fresh, f)]:
+            if differs := [f for f in fields if getattr(saved, f) != getattr(self._fresh, f)]:
                 raise SpecError(
-                    f"learner {name!r} was learning with another {differs[0]} "
-                    f"(state in {self.path}): `ekklesia learn reset --name {name}` clears it, "
-                    "or give another --name"
+                    f"learner {self.name!r} was learning with another {differs[0]} "
+                    f"(state in {self.path}): `ekklesia learn reset --name {self.name}` clears "
+                    "it, or give another --name"
                 )
             self.state = saved
-        else:
-            self.state = fresh
+        self._stamp = stamp
+
+    def identity(self) -> tuple[str, int, str, list[dict[str, Any]]]:
+        """What a state must match to be this learner's: suite, seed, objective, strategies."""
+        fresh = self._fresh
+        return fresh.suite, fresh.seed, fresh.objective, fresh.strategies
 
     @classmethod
     def restore(cls, state: LearnerState, home: Path | None = None) -> PatternLearner:
@@ -167,9 +205,28 @@ class PatternLearner:
             found[logged.strategy] = found[logged.strategy].add(logged.value)
         return found
 
+    def next_decision(self) -> int:
+        """The number of the next choice: one past every choice logged or outstanding."""
+        taken = [logged.decision for logged in self.state.log] + list(self.pending)
+        return max(len(self.state.log), max(taken, default=-1) + 1)
+
     def choose(self) -> Choice:
-        """The strategy for the next run, with every candidate's probability of being chosen."""
-        return choose(list(self.posteriors().items()), self.runs, self.seed)
+        """The strategy for the next run, with every candidate's probability of being chosen
+        (from the runs logged so far); outstanding until :meth:`update` gets its run."""
+        self._refresh()
+        decision = self.next_decision()
+        choice = choose(list(self.posteriors().items()), decision, self.seed)
+        self.pending[decision] = choice
+        return choice
+
+    def decide(self, limit: int | None = None) -> Decision | None:
+        """:meth:`choose`, with what a run of the choice needs; None once ``limit`` choices are
+        logged or outstanding (in one call, so that drivers side by side cannot overshoot)."""
+        self._refresh()
+        if limit is not None and self.next_decision() >= limit:
+            return None
+        choice = self.choose()
+        return Decision(choice, self.note(choice), self.strategies[choice.strategy], self.seed)
 
     def note(self, choice: Choice) -> StrategyChosen:
         """The event that records ``choice`` in its run's timeline."""
@@ -183,11 +240,14 @@ class PatternLearner:
         )
 
     def update(self, choice: Choice, record: RunRecord) -> None:
-        """Learn from the chosen strategy's run; the state is saved at once."""
-        if choice.decision != self.runs:
+        """Learn from the chosen strategy's run; the state is saved at once. Each decision is
+        learned from once (a choice made by an earlier actor of this learner is accepted too)."""
+        self._refresh()
+        if any(logged.decision == choice.decision for logged in self.state.log):
             raise UserError(
-                f"learner {self.name!r} is at decision {self.runs}, not {choice.decision}"
+                f"learner {self.name!r} has already learned from decision {choice.decision}"
             )
+        self.pending.pop(choice.decision, None)
         self.state.log.append(
             LoggedRun(
                 decision=choice.decision,
@@ -206,6 +266,7 @@ class PatternLearner:
         tmp = self.path.with_name(f".state.{os.getpid()}.tmp")
         tmp.write_text(self.state.model_dump_json(), encoding="utf-8")
         os.replace(tmp, self.path)
+        self._stamp = _stamp(self.path)
         return self.path
 
     # -- what it has learned -------------------------------------------------------------------
@@ -263,19 +324,14 @@ class PatternLearner:
         name: str = DEFAULT_NAME,
         home: Path | str | None = None,
     ) -> Any:
-        """A Ray actor holding a learner (its home fixed here: an actor's process does not see
-        the caller's environment changes)."""
-        ensure_ray()
-        remote: Any = ray.remote(num_cpus=0, max_restarts=0)(cls)
-        return remote.remote(
-            load_strategies(strategies),
-            suite=suite,
-            seed=seed,
-            name=name,
-            home=str(Path(home) if home is not None else learn_home()),
-        )
+        """The learner's named Ray actor, started if no driver has (see :class:`SharedLearner`)."""
+        chosen = load_strategies(strategies)
+        where = Path(home) if home is not None else None
+        return SharedLearner(chosen, suite=suite, seed=seed, name=name, home=where).handle()
 
     def ping(self) -> int:
+        """The runs learned from, as the state on disk now says."""
+        self._refresh()
         return self.runs
 
 
@@ -297,25 +353,23 @@ async def alearn(
     chosen = load_strategies(strategies)
     PatternLearner(chosen, suite=suite, seed=seed, name=name)  # refuse a mismatched state here
     tasks = suite_tasks(suite, runs, seed, chosen)
-    learner = PatternLearner.actor(chosen, suite=suite, seed=seed, name=name)
+    learner = SharedLearner(chosen, suite=suite, seed=seed, name=name)
     running = runner or Runner()
     try:
-        done: int = await learner.ping.remote()
         if on_progress is not None:
-            on_progress(min(done, runs), runs)
-        for i in range(done, runs):
-            choice: Choice = await learner.choose.remote()
-            note: StrategyChosen = await learner.note.remote(choice)
-            record = await running.run(chosen[choice.strategy], tasks[i], seed, [note])
-            await learner.update.remote(choice, record)
+            on_progress(min(await learner.call("ping"), runs), runs)
+        # choices of other drivers (strategy="auto" runs) count towards --runs as well
+        while (decision := await learner.call("decide", runs)) is not None:
+            choice = decision.choice
+            task = tasks[choice.decision]
+            record = await running.run(decision.strategy, task, seed, [decision.note])
+            await learner.call("update", choice, record)
             if on_progress is not None:
-                on_progress(i + 1, runs)
-        report: dict[str, Any] = await learner.to_json.remote()
+                on_progress(min(await learner.call("ping"), runs), runs)
+        report: dict[str, Any] = await learner.call("to_json")
     finally:
         if runner is None:
             running.close()
-        with contextlib.suppress(Exception):
-            ray.kill(learner, no_restart=True)
     return report
 
 
@@ -343,6 +397,126 @@ def learn(
         "learn()",
         "await alearn(...)",
     )
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        found = path.stat()
+    except FileNotFoundError:
+        return None
+    return found.st_mtime_ns, found.st_size
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A choice, the event that records it, and the strategy and seed its run uses."""
+
+    choice: Choice
+    note: StrategyChosen
+    strategy: Strategy
+    seed: int
+
+
+def actor_name(name: str, home: Path) -> str:
+    """``ekklesia-learner-<name>-<home digest>``: one learner is one name and one home (tests and
+    users with two homes have two learners called ``default``)."""
+    digest = hashlib.blake2b(str(home.resolve()).encode(), digest_size=4).hexdigest()
+    return f"ekklesia-learner-{name}-{digest}"
+
+
+class SharedLearner:
+    """The learner ``name`` (of ``home``) as the one named actor every driver of a cluster uses.
+
+    :meth:`call` gets the actor by name (starting it, from the state on disk, when no driver
+    has) and calls one of its methods; an actor that ended with the driver that started it is
+    started again once, from disk. An actor found running for other strategies, objective, suite
+    or seed is refused while its state is on disk (as that state is), and replaced once it was
+    reset.
+    """
+
+    def __init__(
+        self,
+        strategies: Strategies,
+        *,
+        suite: str,
+        seed: int,
+        name: str = DEFAULT_NAME,
+        home: Path | None = None,
+    ) -> None:
+        self.strategies, self.suite, self.seed, self.name = strategies, suite, seed, name
+        self.home = home or learn_home()
+        self._handle: Any = None
+        self._identity = LearnerState(
+            name=name,
+            suite=suite,
+            seed=seed,
+            objective=strategies.objective.expression,
+            strategies=strategies.to_data()["strategies"],
+        )
+
+    @classmethod
+    def of(cls, name: str = DEFAULT_NAME, home: Path | None = None) -> SharedLearner:
+        """The learner persisted as ``name``."""
+        state = load_state(name, home)
+        strategies = Strategies.of(
+            {"strategies": state.strategies, "objective": state.objective},
+            source=f"learner {state.name}",
+        )
+        return cls(strategies, suite=state.suite, seed=state.seed, name=name, home=home)
+
+    def handle(self) -> Any:
+        if self._handle is None:
+            ensure_ray()
+            remote: Any = ray.remote(num_cpus=0, max_restarts=0)(PatternLearner)
+            self._handle = remote.options(
+                name=actor_name(self.name, self.home),
+                namespace=NAMESPACE,
+                get_if_exists=True,
+                lifetime="detached",
+            ).remote(
+                self.strategies,
+                suite=self.suite,
+                seed=self.seed,
+                name=self.name,
+                home=str(self.home),  # an actor's process does not see the driver's environment
+            )
+        return self._handle
+
+    async def call(self, method: str, *args: Any) -> Any:
+        """``method(*args)`` on the actor, awaited."""
+        for attempt in range(_ATTEMPTS):
+            fresh = self._handle is None
+            handle = self.handle()
+            try:
+                if fresh and not await self._usable(handle):
+                    self._handle = None
+                    continue
+                return await getattr(handle, method).remote(*args)
+            except Exception as exc:  # Ray's errors, mapped at the one boundary
+                self._handle = None
+                if attempt < _ATTEMPTS - 1 and host_gone(exc):
+                    continue  # killed, or being replaced: the next start reads the disk
+                cause = remote_cause(exc)
+                if cause is not exc:
+                    raise cause from None
+                if isinstance(exc, EkklesiaError):
+                    raise
+                raise run_error(f"learner {self.name!r}", exc) from exc
+        raise run_error(f"learner {self.name!r}", RuntimeError("its actor would not start"))
+
+    async def _usable(self, handle: Any) -> bool:
+        """Whether the actor found is this learner; False once a reset one is killed."""
+        found = await handle.identity.remote()
+        ident = self._identity
+        if tuple(found) == (ident.suite, ident.seed, ident.objective, ident.strategies):
+            return True
+        if not state_path(self.name, self.home).exists():  # reset since it started: replace it
+            ray.kill(handle, no_restart=True)
+            return False
+        raise SpecError(
+            f"learner {self.name!r} is running in this cluster with other strategies, "
+            "objective, suite or seed (started by another driver): give another --name"
+        )
 
 
 def describe_state(state: LearnerState) -> dict[str, Any]:

@@ -1,16 +1,18 @@
 """Exhaustive evaluation: every strategy on the same tasks, with the same seed.
 
 ``sweep(strategies, suite="arithmetic", tasks=20)`` runs each (strategy, task) pair once and gives
-each strategy's per-task means and the objective's 95% interval. Pairs run side by side up to the
-CPUs the Ray cluster offers (the swarms' hosts are Ray actors, so a cluster spreads them over its
-nodes; under ``ray job submit`` the driver joins the job's cluster). Every finished pair is stored
-(:class:`~ekklesia.learn.store.RunStore`) as soon as it finishes, and a sweep started again skips
-the pairs already stored: an interrupted sweep resumes where it stopped.
+each strategy's per-task means and the objective's 95% interval. The pairs are Ray work
+(:mod:`ekklesia.learn.workers`): one worker actor per CPU of the cluster, each running one pair
+at a time in its own process, so under ``ray job submit`` (where the driver joins the job's
+cluster) they spread over every node's CPUs; on one machine, the same path runs them on its CPUs.
+Each record comes back to the driver, which stores it (:class:`~ekklesia.learn.store.RunStore`)
+as soon as it arrives, and a sweep started again skips the pairs already stored: an interrupted
+sweep resumes where it stopped. A run's record does not depend on which worker ran it (the runs
+are seeded), so the results are those of running the pairs one by one.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +23,7 @@ from ekklesia.core.task import Task
 from ekklesia.learn.runs import Runner, RunRecord, Summary, measure_of, suite_tasks, summarise
 from ekklesia.learn.store import RunStore
 from ekklesia.learn.strategies import Strategies, Strategy, load_strategies
+from ekklesia.learn.workers import run_pairs
 from ekklesia.runtime.ray_support import ensure_ray, ray_cpus
 
 __all__ = ["SweepResult", "asweep", "sweep"]
@@ -53,18 +56,17 @@ async def asweep(
     on_progress: Callable[[int, int], None] | None = None,
     store: RunStore | None = None,
     concurrency: int | None = None,
-    runner: Runner | None = None,
 ) -> SweepResult:
     """Run every strategy on the first ``tasks`` tasks of ``suite``; see the module docstring.
 
     ``on_progress(done, total)`` is called as pairs finish (stored pairs count as done at once).
-    A ``runner`` the caller holds keeps its swarms' hosts between sweeps (the caller closes it).
+    ``concurrency`` caps the workers (default: the cluster's CPUs).
     """
     chosen = load_strategies(strategies)
     problems = suite_tasks(suite, tasks, seed, chosen)
     store = store or RunStore()
     found: dict[tuple[str, str], RunRecord] = {}
-    todo = []
+    todo: list[tuple[Strategy, Task]] = []
     for strategy in chosen.strategies:
         for task in problems:
             record = store.get(strategy.digest, task.id, seed)
@@ -79,27 +81,18 @@ async def asweep(
     if on_progress is not None:
         on_progress(resumed, total)
     if todo:
+        with Runner() as check:  # every spec checked here, before any worker starts
+            for strategy in {s.digest: s for s, _ in todo}.values():
+                check.swarm(strategy, seed)
         ensure_ray()
-        limit = asyncio.Semaphore(concurrency or ray_cpus())
-        owned = runner is None
-        running = runner or Runner()
-        try:
-            for strategy, _ in todo:
-                running.swarm(strategy, seed)  # every spec checked before the first run
 
-            async def one(pair: tuple[Strategy, Task]) -> None:
-                strategy, task = pair
-                async with limit:
-                    record = await running.run(strategy, task, seed)
-                store.put(record)
-                found[(strategy.name, task.id)] = record
-                if on_progress is not None:
-                    on_progress(len(found), total)
+        def arrived(record: RunRecord) -> None:
+            store.put(record)
+            found[(record.strategy, record.task_id)] = record
+            if on_progress is not None:
+                on_progress(len(found), total)
 
-            await asyncio.gather(*(one(pair) for pair in todo))
-        finally:
-            if owned:
-                running.close()
+        await run_pairs(todo, seed, workers=concurrency or ray_cpus(), on_record=arrived)
     records = [found[(s.name, t.id)] for s in chosen.strategies for t in problems]
     summaries = [
         summarise(s.name, [r for r in records if r.strategy == s.name], chosen.objective)
@@ -117,7 +110,6 @@ def sweep(
     on_progress: Callable[[int, int], None] | None = None,
     store: RunStore | None = None,
     concurrency: int | None = None,
-    runner: Runner | None = None,
 ) -> SweepResult:
     """:func:`asweep` from sync code."""
     return run_sync(
@@ -129,7 +121,6 @@ def sweep(
             on_progress=on_progress,
             store=store,
             concurrency=concurrency,
-            runner=runner,
         ),
         "sweep()",
         "await asweep(...)",

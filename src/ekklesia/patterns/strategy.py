@@ -5,7 +5,8 @@ The learner sits in a layer above swarms and patterns, so this layer names it on
 library finds the code team's patterns). A provider is a function of a task kind (a task's
 ``suite``) that returns a :class:`StrategyChooser`; the chooser says which spec to run for a task,
 with the events to record in its timeline (the choice and its propensity), and learns from the
-result.
+result. Both are coroutines: the learner's answer comes from a Ray actor, awaited in the run's
+event loop.
 """
 
 from __future__ import annotations
@@ -37,9 +38,9 @@ class ChosenStrategy:
 
 
 class StrategyChooser(Protocol):
-    def choose(self, task: Task) -> ChosenStrategy: ...
+    async def choose(self, task: Task) -> ChosenStrategy: ...
 
-    def record(self, chosen: ChosenStrategy, result: RunResult) -> None: ...
+    async def record(self, chosen: ChosenStrategy, result: RunResult) -> None: ...
 
 
 def check_strategy(strategy: str | None) -> None:

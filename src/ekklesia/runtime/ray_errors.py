@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import ray
 
-from ekklesia.errors import HostFailure, RunError
+from ekklesia.errors import EkklesiaError, HostFailure, RunError
 
-__all__ = ["HOST_GONE", "cause", "host_gone", "run_error"]
+__all__ = ["HOST_GONE", "cause", "host_gone", "remote_cause", "run_error"]
 
 #: An actor that died or cannot be reached: restart it from what the driver holds.
 HOST_GONE: tuple[type[BaseException], ...] = (
@@ -37,3 +37,11 @@ def run_error(what: str, exc: BaseException) -> RunError:
     if host_gone(exc):
         return HostFailure(f"{what}: the host died ({type(exc).__name__})")
     return RunError(f"{what} failed: {cause(exc)}")
+
+
+def remote_cause(exc: BaseException) -> BaseException:
+    """What a remote call raised, without Ray's wrapper: an ekklesia error raised in an actor
+    or task comes back as itself (its one-line message), anything else as it is."""
+    if isinstance(exc, ray.exceptions.RayTaskError) and isinstance(exc.cause, EkklesiaError):
+        return exc.cause
+    return exc
