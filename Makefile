@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 export RAY_USAGE_STATS_ENABLED := 0
 
-.PHONY: run test lint typecheck unit bench clean
+.PHONY: run test lint typecheck unit slow bench clean
 
 # torch goes in first and pinned, so that nothing that depends on it pulls a GPU build
 $(STAMP): pyproject.toml
@@ -37,8 +37,12 @@ typecheck: $(STAMP)
 unit: $(STAMP) node_modules/.package-lock.json
 	$(BIN)/python -m pytest -q
 
+## slow: the end-to-end suites left out of the default run (pytest -m slow), with the benchmarks
+slow: $(STAMP) node_modules/.package-lock.json
+	$(BIN)/python -m pytest -q -m slow
+
 ## bench: the foundation benchmarks (results go to benchmarks/README.md by hand, with the machine)
-bench: $(STAMP)
+bench: $(STAMP) slow
 	$(BIN)/python benchmarks/debate.py
 	$(BIN)/python benchmarks/overhead.py
 	$(BIN)/python benchmarks/scale.py

@@ -123,17 +123,19 @@ def test_a_bad_flag_is_one_line_and_status_2(flags: list[str], says: str) -> Non
     assert len(lines) == 1 and says in lines[0], done.stderr
 
 
-def test_follow_prints_events_as_they_come() -> None:
+def test_follow_prints_events_as_they_come(ray_session: None) -> None:
     done = ekklesia("run", "--tasks", "1", "--rounds", "2", "--follow", "--json")
     assert done.returncode == 0, done.stderr
     lines = [json.loads(line) for line in done.stdout.splitlines()]
     kinds = [line.get("kind") for line in lines[:-1]]
     assert kinds[0] == "run_started" and kinds[-1] == "run_finished" and "model_call" in kinds
     assert lines[-1]["tasks"] == 1  # the summary comes last
-    human = ekklesia("run", "--tasks", "1", "--rounds", "2", "--follow")
-    assert human.returncode == 0 and "round 1" in human.stdout and "totals" in human.stdout
+    # the human form in-process (the JSON form above is the one that needs its own stdout)
+    human = CliRunner().invoke(app, ["run", "--tasks", "1", "--rounds", "2", "--follow"])
+    assert human.exit_code == 0 and "round 1" in human.stdout and "totals" in human.stdout
 
 
+@pytest.mark.slow  # a process of its own starting Ray; runtime/test_live.py cancels in-process
 def test_ctrl_c_ends_the_run_cleanly(ekklesia_home: Path) -> None:
     child = subprocess.Popen(
         [
@@ -192,6 +194,7 @@ app()
 """
 
 
+@pytest.mark.slow  # a process of its own starting Ray; sim/test_simulation_failures.py kills hosts
 def test_with_json_stdout_carries_the_json_alone_when_a_host_dies() -> None:
     done = subprocess.run(
         [sys.executable, "-c", KILL_A_HOST], capture_output=True, text=True, timeout=180
