@@ -285,27 +285,49 @@ async def arescore_run(timeline: Timeline, strategy: Strategy) -> RunRecord:
         answer = record.finished.answer
         usage = record.usage(done, everything=True)
     else:
-        votes = [
-            Vote(name, msg.answer, msg.confidence)
-            for name, msg in sorted(last.items())
-            if msg.answer is not None
-        ]
-        answer, _ = aggregate_votes(votes, method)
+        answer = _vote(last, method)
         usage = record.usage(done)
-    scored = get_pattern(record.spec.pattern).scorer(record.task, answer)
-    score = await scored if inspect.isawaitable(scored) else scored
+    score = await _score(pattern, record.task, answer)
+    return _run_record(record, strategy, answer, score, usage, done, stop)
+
+
+def _vote(last: dict[str, AgentMessage], method: str) -> str | None:
+    """The answer ``method`` aggregates from each voter's last message."""
+    votes = [
+        Vote(name, msg.answer, msg.confidence)
+        for name, msg in sorted(last.items())
+        if msg.answer is not None
+    ]
+    answer, _ = aggregate_votes(votes, method)
+    return answer
+
+
+async def _score(pattern: Pattern, task: Task, answer: str | None) -> float | None:
+    scored = pattern.scorer(task, answer)
+    return await scored if inspect.isawaitable(scored) else scored
+
+
+def _run_record(
+    record: _Record,
+    strategy: Strategy,
+    answer: str | None,
+    score: float | None,
+    usage: Usage,
+    rounds: int,
+    stop: str,
+) -> RunRecord:
     return RunRecord(
         strategy=strategy.name,
         digest=strategy.digest,
         task_id=record.task.id,
         seed=record.spec.seed,
-        run_id=timeline.run_id,
+        run_id=record.timeline.run_id,
         answer=answer,
         correct=None if score is None else score >= 1.0,
         score=score,
         usd=usage.usd,
         tokens=usage.total_tokens,
-        rounds=done,
+        rounds=rounds,
         stop_reason=stop,
     )
 
@@ -369,31 +391,12 @@ async def _rescore_gated(
         if method == "last":
             answer = next(reversed(last.values())).content if last else None
         else:
-            votes = [
-                Vote(name, msg.answer, msg.confidence)
-                for name, msg in sorted(last.items())
-                if msg.answer is not None
-            ]
-            answer, _ = aggregate_votes(votes, method)
-        scored = pattern.scorer(record.task, answer)
-        score = await scored if inspect.isawaitable(scored) else scored
+            answer = _vote(last, method)
+        score = await _score(pattern, record.task, answer)
         stop = "gate_exhausted"
         gate_check = events[cut]
         usage, rounds = record.usage(0, before=cut, everything=True), gate_check.round + 1
-    return RunRecord(
-        strategy=strategy.name,
-        digest=strategy.digest,
-        task_id=record.task.id,
-        seed=record.spec.seed,
-        run_id=record.timeline.run_id,
-        answer=answer,
-        correct=None if score is None else score >= 1.0,
-        score=score,
-        usd=usage.usd,
-        tokens=usage.total_tokens,
-        rounds=rounds,
-        stop_reason=stop,
-    )
+    return _run_record(record, strategy, answer, score, usage, rounds, stop)
 
 
 async def arescore(run_ids: Sequence[str], strategies: Sequence[Strategy]) -> list[Rescored]:
