@@ -6,16 +6,10 @@ the team with a fact-checker.
 
 The corpus (``ekklesia.research.corpus``) is written to a temporary folder and indexed with the
 real indexer and MiniLM; the ``local`` provider searches it in ``text`` mode (BM25), so no run
-waits for a model to load in its host. Per configuration, every question runs on one swarm:
-
-- accuracy: the report's answer is the gold one;
-- citation precision: of the (claim, cited passage) pairs the report asserts (claims not marked
-  contradicted), the share whose passage states the claim's facts;
-- citation recall: of the gold facts (one per organisation a question compares), the share the
-  report states truly, citing a passage that states it;
-- contradiction detection: of the claims stating a false value (a distractor's), the share marked
-  contradicted; false alarms: true claims marked contradicted;
-- tokens and USD per question (the simulated models are priced as gpt-4o-mini).
+waits for a model to load in its host. Per configuration, every question runs on one swarm and
+is scored by ``ekklesia.research.suite.score`` (accuracy, citation precision and recall,
+contradiction detection and false alarms, as its docstring defines them), plus tokens and USD per
+question (the simulated models are priced as gpt-4o-mini).
 """
 
 from __future__ import annotations
